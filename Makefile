@@ -1,0 +1,27 @@
+# Two entry points: `make demo` (the example pipeline) and `make test` (the suite).
+# Both create .venv and install what they need on first use.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# The torch pair this project is tested with; override for another CUDA/CPU build.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test install bench
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e ".[pose,train,upscale,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) examples/run_example.py --out outputs/example
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/inference.py

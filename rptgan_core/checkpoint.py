@@ -1,0 +1,254 @@
+"""Safetensors checkpoints that carry their own model config.
+
+Layout: tensors ``generator.<name>`` (always, including the frozen encoder, so
+an inference checkpoint needs no download) and optionally
+``discriminator.<name>``; string metadata:
+
+=================  ========================================================
+format             "rptgan"
+format_version     integer, ``FORMAT_VERSION`` when written
+config             the ModelConfig as JSON
+keypoint_format    "openpose18"
+image_size         "[height, width]" of the model canvas
+dtype              storage dtype of the floating-point tensors
+training           JSON summary of how it was trained (steps, data, metrics)
+=================  ========================================================
+
+Nothing here unpickles: pickled ``.pt``/``.ckpt`` files are refused with a
+message, because loading a pickle can run arbitrary code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import ConfigError, ModelConfig
+from .networks import PoseTransferDiscriminator, PoseTransferGenerator, build_discriminator, build_generator
+from .pose.skeleton import KEYPOINT_FORMAT
+
+FORMAT = "rptgan"
+FORMAT_VERSION = 1
+GENERATOR_PREFIX = "generator."
+DISCRIMINATOR_PREFIX = "discriminator."
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unusable; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint's metadata says about it."""
+
+    path: str
+    config: ModelConfig
+    format_version: int
+    dtype: str
+    training: Mapping[str, Any] = field(default_factory=dict)
+    has_discriminator: bool = False
+
+
+# writing ------------------------------------------------------------------------
+
+
+def _prefixed(module: nn.Module, prefix: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, tensor in module.state_dict().items():
+        tensor = tensor.detach()
+        if tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        out[prefix + name] = tensor.contiguous().cpu()
+    return out
+
+
+def save_checkpoint(path: str | os.PathLike, generator: PoseTransferGenerator,
+                    discriminator: PoseTransferDiscriminator | None = None,
+                    training: Mapping[str, Any] | None = None, dtype: str = "float32") -> str:
+    """Write ``generator`` (and optionally ``discriminator``) to ``path`` as safetensors.
+
+    The write is atomic: the file appears complete under its name or not at
+    all, and an existing file is replaced only once the new one is whole.
+
+    Args:
+        training: a JSON-serialisable summary stored in the metadata.
+        dtype: storage dtype of floating-point tensors: float32, float16 or bfloat16.
+
+    Returns:
+        The path written.
+    """
+    if dtype not in STORAGE_DTYPES:
+        raise CheckpointError(f"storage dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
+    config = generator.config
+    tensors = _prefixed(generator, GENERATOR_PREFIX, STORAGE_DTYPES[dtype])
+    if discriminator is not None:
+        tensors.update(_prefixed(discriminator, DISCRIMINATOR_PREFIX, STORAGE_DTYPES[dtype]))
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "config": config.to_json(),
+        "keypoint_format": config.keypoint_format,
+        "image_size": json.dumps(list(config.image_size)),
+        "dtype": dtype,
+        "training": json.dumps(dict(training or {}), sort_keys=True),
+    }
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    os.close(handle)
+    try:
+        save_file(tensors, temporary, metadata=metadata)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+# reading ------------------------------------------------------------------------
+
+
+def _looks_pickled(head: bytes) -> bool:
+    # torch.save's zip container, or a raw pickle stream (protocol 2+ opcode).
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+def _read_header(path: str) -> dict[str, Any]:
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint is not a file: {path}")
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if _looks_pickled(head):
+            raise CheckpointError(
+                f"{path} is a pickled PyTorch checkpoint; rptgan only loads .safetensors files, because "
+                "unpickling a file can run arbitrary code. Re-save the weights as safetensors with the tool "
+                "that made them (or train with training/train.py, which writes safetensors)."
+            )
+        if len(head) < 8:
+            raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes")
+        (header_length,) = struct.unpack("<Q", head)
+        if header_length == 0 or header_length > _MAX_HEADER_BYTES:
+            raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
+        raw = handle.read(header_length)
+    if len(raw) < header_length:
+        raise CheckpointError(f"{path} is truncated: its header needs {header_length} bytes, the file has {size - 8}")
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not a safetensors file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a safetensors file (header is not a JSON object)")
+    data_end = max((entry["data_offsets"][1] for name, entry in header.items()
+                    if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry), default=0)
+    available = size - 8 - header_length
+    if data_end > available:
+        raise CheckpointError(
+            f"{path} is truncated: its tensors need {data_end} bytes, the file holds {available} (an interrupted "
+            "download or copy?)"
+        )
+    return header
+
+
+def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
+    """Validate the file and its metadata without reading the tensors."""
+    path = os.fspath(path)
+    header = _read_header(path)
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        names = [name for name in header if name != "__metadata__"][:3]
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an RPT-GAN checkpoint (its metadata has no format={FORMAT!r}; "
+            f"first tensors: {names}). Choose a checkpoint written by rptgan's training script."
+        )
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError:
+        raise CheckpointError(f"{path}: format_version {metadata.get('format_version')!r} is not an integer") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} uses checkpoint format {version}, newer than the {FORMAT_VERSION} this version reads; "
+            "update comfyui-rptgan"
+        )
+    if metadata.get("keypoint_format") != KEYPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: keypoint format {metadata.get('keypoint_format')!r} is not supported (expected {KEYPOINT_FORMAT!r})"
+        )
+    try:
+        config = ModelConfig.from_json(metadata.get("config", ""))
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: invalid model config in metadata: {error}") from None
+    try:
+        training = json.loads(metadata.get("training", "{}"))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: training summary in metadata is not JSON") from None
+    return CheckpointInfo(
+        path=path, config=config, format_version=version, dtype=metadata.get("dtype", "float32"),
+        training=training, has_discriminator=any(name.startswith(DISCRIMINATOR_PREFIX) for name in header),
+    )
+
+
+def _load_into(module: nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str, path: str) -> None:
+    own = {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(own))
+    unexpected = sorted(set(own) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(prefix + k for k in missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(prefix + k for k in unexpected[:3])})")
+    mismatched = [f"{prefix}{name}: file {tuple(own[name].shape)} vs model {tuple(tensor.shape)}"
+                  for name, tensor in expected.items() if name in own and own[name].shape != tensor.shape]
+    if mismatched:
+        problems.append(f"{len(mismatched)} shape mismatches ({'; '.join(mismatched[:3])})")
+    if problems:
+        raise CheckpointError(f"{path} does not match its own config: " + "; ".join(problems))
+    for name, tensor in own.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {prefix}{name} contains NaN or infinity (a diverged training run?)")
+    # Keep each parameter's own dtype: the file may be stored in half precision.
+    module.load_state_dict({name: tensor.to(expected[name].dtype) for name, tensor in own.items()})
+
+
+def _read_tensors(path: str) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} could not be read as safetensors: {error}") from None
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
+                   dtype: torch.dtype = torch.float32) -> tuple[PoseTransferGenerator, CheckpointInfo]:
+    """Rebuild the generator from a checkpoint, in eval mode on ``device`` in ``dtype``."""
+    info = read_checkpoint_info(path)
+    tensors = _read_tensors(info.path)
+    generator = build_generator(info.config)
+    _load_into(generator, tensors, GENERATOR_PREFIX, info.path)
+    return generator.to(device=device, dtype=dtype).eval(), info
+
+
+def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> PoseTransferDiscriminator:
+    """Rebuild the discriminator from a checkpoint that holds one."""
+    info = read_checkpoint_info(path)
+    if not info.has_discriminator:
+        raise CheckpointError(f"{info.path} holds no discriminator (an inference-only checkpoint)")
+    discriminator = build_discriminator(info.config)
+    _load_into(discriminator, _read_tensors(info.path), DISCRIMINATOR_PREFIX, info.path)
+    return discriminator.to(device)

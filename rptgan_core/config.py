@@ -1,0 +1,200 @@
+"""Model configuration: one typed config builds every variant; presets name the common ones.
+
+A config is plain data (it round-trips through JSON and lives inside every
+checkpoint), so a checkpoint rebuilds its own network without outside help.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .pose.skeleton import KEYPOINT_FORMAT, NUM_KEYPOINTS
+
+ENCODERS = ("resnet50", "conv")
+RESNET_LAYERS = {"layer1": (4, 256), "layer2": (8, 512), "layer3": (16, 1024)}
+NORMS = ("instance", "batch", "none")
+
+
+class ConfigError(ValueError):
+    """A model config is inconsistent; the message names the field."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that shapes the generator and the discriminator.
+
+    Attributes:
+        name: preset name, or "custom".
+        image_height, image_width: model canvas in pixels; both divisible by
+            ``2 * encoder_stride``. Other sizes are letterboxed to it.
+        letterbox_fill: value in [0, 1] that pads letterboxed images (0 black,
+            as the paper pads Market-1501; 1 white, DeepFashion's background).
+        pose_sigma: Gaussian pose-map width in pixels at this canvas height.
+        encoder: "resnet50" (the paper's frozen ImageNet trunk) or "conv" (a
+            light trainable encoder).
+        encoder_layer: last ResNet-50 stage used ("layer1".."layer3").
+        conv_encoder_channels: widths of the conv encoder's stride-2 stages.
+        generator_channels: width of the residual trunk.
+        pose_channels: widths of the pose encoder's stride-2 stages.
+        num_res_blocks: residual down/up blocks (9 in the paper).
+        decoder_channels: widths of the transposed-conv stages back to full size.
+        norm: "instance", "batch" or "none" in the generator.
+        discriminator_channels: widths of the Conv-ReLU-Pool stages.
+        num_identities: classes of the discriminator's identity head (0: none).
+    """
+
+    name: str = "custom"
+    image_height: int = 256
+    image_width: int = 176
+    letterbox_fill: float = 1.0
+    pose_sigma: float = 6.0
+    keypoint_format: str = KEYPOINT_FORMAT
+    encoder: str = "resnet50"
+    encoder_layer: str = "layer2"
+    conv_encoder_channels: tuple[int, ...] = (32, 64, 128)
+    generator_channels: int = 160
+    pose_channels: tuple[int, ...] = (32, 64, 96)
+    num_res_blocks: int = 9
+    decoder_channels: tuple[int, ...] = (96, 48, 24)
+    norm: str = "instance"
+    discriminator_channels: tuple[int, ...] = (32, 64, 128, 256, 256)
+    num_identities: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("conv_encoder_channels", "pose_channels", "decoder_channels", "discriminator_channels"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.encoder == "resnet50" and self.encoder_layer not in RESNET_LAYERS:
+            raise ConfigError(f"encoder_layer must be one of {tuple(RESNET_LAYERS)}, got {self.encoder_layer!r}")
+        if self.norm not in NORMS:
+            raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.keypoint_format != KEYPOINT_FORMAT:
+            raise ConfigError(f"keypoint_format must be {KEYPOINT_FORMAT!r}, got {self.keypoint_format!r}")
+        stride = self.encoder_stride
+        if len(self.pose_channels) != len(self.decoder_channels) or 2 ** len(self.pose_channels) != stride:
+            raise ConfigError(
+                f"pose_channels and decoder_channels need log2(encoder stride {stride}) stages each, "
+                f"got {len(self.pose_channels)} and {len(self.decoder_channels)}"
+            )
+        multiple = 2 * stride
+        if self.image_height % multiple or self.image_width % multiple or min(self.image_height, self.image_width) <= 0:
+            raise ConfigError(
+                f"image size {self.image_height}x{self.image_width} must be positive multiples of {multiple} "
+                f"(twice the encoder stride {stride})"
+            )
+        if not 0.0 <= self.letterbox_fill <= 1.0:
+            raise ConfigError(f"letterbox_fill must be in [0, 1], got {self.letterbox_fill}")
+        if self.pose_sigma <= 0 or self.num_res_blocks < 0 or self.num_identities < 0:
+            raise ConfigError("pose_sigma must be positive; num_res_blocks and num_identities not negative")
+        widths = (self.generator_channels, *self.conv_encoder_channels, *self.pose_channels,
+                  *self.decoder_channels, *self.discriminator_channels)
+        if min(widths) <= 0:
+            raise ConfigError("every channel width must be positive")
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the model canvas."""
+        return (self.image_height, self.image_width)
+
+    @property
+    def num_keypoints(self) -> int:
+        return NUM_KEYPOINTS
+
+    @property
+    def encoder_stride(self) -> int:
+        if self.encoder == "resnet50":
+            return RESNET_LAYERS[self.encoder_layer][0]
+        return 2 ** len(self.conv_encoder_channels)
+
+    @property
+    def encoder_out_channels(self) -> int:
+        if self.encoder == "resnet50":
+            return RESNET_LAYERS[self.encoder_layer][1]
+        return self.conv_encoder_channels[-1]
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        """A copy with ``changes``; unknown field names raise ConfigError."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown config fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Build from a dict; unknown keys raise ConfigError (a config from a newer version)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config fields: {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ConfigError(f"bad config value: {error}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config is not valid JSON: {error}") from None
+        return cls.from_dict(data)
+
+
+_PRESETS: dict[str, ModelConfig] = {}
+
+
+def register_preset(config: ModelConfig) -> ModelConfig:
+    """Make ``config`` available by its name to ``get_config``."""
+    _PRESETS[config.name] = config
+    return config
+
+
+def list_presets() -> list[str]:
+    return sorted(_PRESETS)
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    """The preset ``name`` with ``overrides`` applied (``name`` stays the preset's)."""
+    if name not in _PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(list_presets())}")
+    return _PRESETS[name].replace(**overrides)
+
+
+# DeepFashion In-shop at the field's 256x176 crop, white studio background.
+register_preset(ModelConfig(name="deepfashion", letterbox_fill=1.0))
+
+# Market-1501's 128x64 crops are scaled 2x to 256x128 and zero-padded to the
+# same 256x176 canvas, as the paper resizes and zero-pads them; 751 training identities.
+register_preset(ModelConfig(name="market", letterbox_fill=0.0, num_identities=751))
+
+# SyntheticPeople demo: a small canvas and the trainable conv encoder, so it
+# trains on a CPU in minutes and needs no ImageNet weights.
+register_preset(ModelConfig(
+    name="synthetic", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
+    encoder="conv", conv_encoder_channels=(32, 64, 128), generator_channels=128, pose_channels=(16, 32, 64),
+    num_res_blocks=9, decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128, 128),
+))
+
+# Test sizes: seconds on a CPU.
+register_preset(ModelConfig(
+    name="tiny", image_height=32, image_width=16, letterbox_fill=0.0, pose_sigma=1.5, encoder="conv",
+    conv_encoder_channels=(8, 16), generator_channels=16, pose_channels=(8, 8), num_res_blocks=2,
+    decoder_channels=(16, 8), discriminator_channels=(8, 16), num_identities=4,
+))
+register_preset(ModelConfig(
+    name="tiny-resnet", image_height=64, image_width=32, letterbox_fill=0.0, pose_sigma=1.5, encoder="resnet50",
+    encoder_layer="layer1", generator_channels=16, pose_channels=(8, 8), num_res_blocks=1,
+    decoder_channels=(16, 8), discriminator_channels=(8, 16), num_identities=4,
+))

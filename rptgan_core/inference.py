@@ -1,0 +1,161 @@
+"""Inference: source images and target poses in, the source person in those poses out."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Literal, Sequence
+
+import torch
+
+from .checkpoint import CheckpointInfo, load_generator
+from .networks import PoseTransferGenerator
+from .pose import Letterbox, Pose, PoseError
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``callback(done, total)`` after each chunk; raising from it stops the run."""
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" picks CUDA, then Apple MPS, then the CPU; a named device must be available."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but this PyTorch sees no CUDA GPU")
+    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' was asked for, but Apple MPS is not available here")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """"auto" is float16 (bfloat16 where supported) on CUDA and float32 elsewhere."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be 'auto' or one of {sorted(_DTYPES)}, got {dtype!r}")
+    return _DTYPES[dtype]
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise ValueError("source images must be a floating-point tensor (B, 3, H, W) in [0, 1]")
+    if images.dim() != 4:
+        raise ValueError(f"source images must be (B, 3, H, W), got shape {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise ValueError("source images: the batch is empty")
+    if images.shape[1] != 3:
+        raise ValueError(f"source images must have 3 colour channels (RGB), got {images.shape[1]}")
+    if not torch.isfinite(images).all():
+        raise ValueError("source images contain NaN or infinity")
+    low, high = float(images.min()), float(images.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(f"source images must be in [0, 1], got values from {low:.3g} to {high:.3g}")
+
+
+def _target_people(poses: Sequence[Pose]) -> list[Pose]:
+    people = []
+    for index, pose in enumerate(poses):
+        if not isinstance(pose, Pose):
+            raise PoseError(f"target pose {index} is a {type(pose).__name__}, not a Pose")
+        if pose.num_people == 0 or not pose.visible.any():
+            raise PoseError(f"target pose {index} has no person (no visible keypoints)")
+        people.append(pose.main_person())
+    return people
+
+
+class PoseTransferPipeline:
+    """A generator ready for inference on one device, in one dtype.
+
+    Calls are deterministic: the same inputs give the same outputs whatever
+    the chunk size, because the network has no randomness and normalises each
+    image on its own.
+    """
+
+    def __init__(self, generator: PoseTransferGenerator, device: str | torch.device = "auto",
+                 dtype: str | torch.dtype = "auto", info: CheckpointInfo | None = None) -> None:
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.generator = generator.to(device=self.device, dtype=self.dtype).eval()
+        self.config = generator.config
+        self.info = info
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "auto",
+                        dtype: str | torch.dtype = "auto") -> "PoseTransferPipeline":
+        """Load a safetensors checkpoint (see ``rptgan_core.checkpoint``)."""
+        resolved = resolve_device(device)
+        chosen = resolve_dtype(dtype, resolved)
+        generator, info = load_generator(path, device=resolved, dtype=chosen)
+        return cls(generator, resolved, chosen, info)
+
+    def __call__(self, images: torch.Tensor, poses: Pose | Sequence[Pose], *, batch_size: int = 8,
+                 output: Literal["pose", "model"] = "pose", callback: ProgressCallback | None = None) -> torch.Tensor:
+        """Generate the source person in each target pose.
+
+        Args:
+            images: (B, 3, H, W) float in [0, 1], any size (letterboxed to the model canvas).
+            poses: N target poses; each one's main person is used, placed by its
+                own canvas. B and N must match, or one of them be 1 (one source in a
+                sequence of poses gives a batch of frames; one pose applies to every source).
+            batch_size: images per forward pass, to bound memory.
+            output: "pose" returns each image at its pose canvas size (the
+                letterbox undone; all poses must share one canvas size), "model"
+                at the model canvas.
+            callback: progress hook, see ``ProgressCallback``.
+
+        Returns:
+            (max(B, N), 3, h, w) float32 on the CPU in [0, 1].
+        """
+        poses = [poses] if isinstance(poses, Pose) else list(poses)
+        _check_images(images)
+        if not poses:
+            raise PoseError("no target poses given")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if output not in ("pose", "model"):
+            raise ValueError(f"output must be 'pose' or 'model', got {output!r}")
+        count = max(len(images), len(poses))
+        if len(images) not in (1, count) or len(poses) not in (1, count):
+            raise ValueError(
+                f"mismatched batch sizes: {len(images)} source images and {len(poses)} target poses "
+                "(they must be equal, or one of them 1)"
+            )
+        people = _target_people(poses)
+        canvases = {(pose.height, pose.width) for pose in people}
+        if output == "pose" and len(canvases) > 1:
+            raise ValueError(f"target poses have different canvas sizes {sorted(canvases)}; use output='model'")
+
+        canvas = self.config.image_size
+        source_box = Letterbox.fit(tuple(images.shape[-2:]), canvas)
+        pose_boxes = {size: Letterbox.fit(size, canvas) for size in canvases}
+        keypoints = torch.stack([
+            torch.from_numpy(pose_boxes[(p.height, p.width)].apply_pose(p).keypoints[0]) for p in people
+        ])
+        results = []
+        with torch.inference_mode():
+            for start in range(0, count, batch_size):
+                stop = min(start + batch_size, count)
+                chunk = range(start, stop)
+                sources = images if len(images) == 1 else images[start:stop]
+                sources = source_box.apply_image(sources.float(), self.config.letterbox_fill)
+                sources = sources.expand(len(chunk), -1, -1, -1) if len(sources) == 1 else sources
+                sources = (sources * 2 - 1).to(self.device, self.dtype)
+                targets = keypoints[0:1].expand(len(chunk), -1, -1) if len(people) == 1 else keypoints[start:stop]
+                pose_maps = self.generator.render_pose(targets.to(self.device, torch.float32)).to(self.dtype)
+                generated = ((self.generator(sources, pose_maps).float() + 1) / 2).clamp(0, 1).cpu()
+                if output == "pose":
+                    generated = pose_boxes[next(iter(canvases))].undo_image(generated).clamp(0, 1)
+                results.append(generated)
+                if callback is not None:
+                    callback(stop, count)
+        return torch.cat(results)
