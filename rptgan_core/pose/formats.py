@@ -3,9 +3,11 @@
 * OpenPose JSON, as ComfyUI's POSE_KEYPOINT carries it: a list of frames
   ``{"people": [{"pose_keypoints_2d": [x, y, c, ...]}], "canvas_width": W,
   "canvas_height": H}``. Coordinates are pixels or normalised to 0..1 (both
-  occur in the wild; a frame whose present coordinates are all at most 2 is
-  read as normalised, which leaves room for keypoints just off the canvas). Body lists of 18 (COCO), 25 (BODY_25) or 33 (BlazePose)
-  keypoints are accepted.
+  occur in the wild: comfyui_controlnet_aux's OpenPose writes normalised ones,
+  its DWPose pixels). A frame whose present coordinates are all at most 2 is
+  read as normalised, which leaves room for keypoints just off the canvas.
+  Body lists of 18 (COCO), 25 (BODY_25) or 33 (BlazePose) keypoints are
+  accepted; a body of None (an undetected part) is a person with no keypoints.
 * PATN annotation CSV: ``name:keypoints_y:keypoints_x`` with two lists of 18
   integers (row, then column), -1 for a missing keypoint.
 """
@@ -27,8 +29,11 @@ _NORMALISED_LIMIT = 2.0
 _EXTRA_FIELDS = ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
 
 
-def _body_from_flat(values: Sequence[float], where: str, width: int, height: int) -> Pose:
-    flat = np.asarray(values if values is not None else [], dtype=np.float32)
+def _body_from_flat(values: Sequence[float] | None, where: str, width: int, height: int) -> Pose:
+    # comfyui_controlnet_aux writes None for a body part it did not detect.
+    if values is None:
+        return Pose(np.zeros((NUM_KEYPOINTS, 3), np.float32), width, height)
+    flat = np.asarray(values, dtype=np.float32)
     if flat.size % 3:
         raise PoseError(f"{where}: {_BODY_FIELD} has {flat.size} numbers, not a multiple of 3 (x, y, confidence)")
     count = flat.size // 3

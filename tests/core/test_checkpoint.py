@@ -1,0 +1,209 @@
+import json
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from rptgan_core import checkpoint as ckpt
+from rptgan_core.checkpoint import CheckpointError, load_discriminator, load_generator, read_checkpoint_info, save_checkpoint
+from rptgan_core.config import get_config
+from rptgan_core.networks import build_discriminator, build_generator
+
+
+@pytest.fixture
+def tiny_generator():
+    return build_generator(get_config("tiny")).eval()
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_generator):
+    path = tmp_path / "tiny.safetensors"
+    save_checkpoint(path, tiny_generator, build_discriminator(tiny_generator.config), training={"steps": 12})
+    return path
+
+
+def _inputs(config):
+    source = torch.rand(2, 3, *config.image_size) * 2 - 1
+    keypoints = torch.rand(2, 18, 3) * torch.tensor([config.image_width, config.image_height, 1.0])
+    return source, keypoints
+
+
+def test_round_trip_gives_bit_identical_outputs(saved, tiny_generator):
+    loaded, info = load_generator(saved)
+    source, keypoints = _inputs(info.config)
+    with torch.no_grad():
+        expected = tiny_generator(source, tiny_generator.render_pose(keypoints))
+        actual = loaded(source, loaded.render_pose(keypoints))
+    assert torch.equal(expected, actual)
+    assert info.config == tiny_generator.config
+    assert info.training == {"steps": 12} and info.has_discriminator
+    assert load_discriminator(saved).config == tiny_generator.config
+
+
+def test_resnet_checkpoint_carries_the_frozen_encoder(tmp_path):
+    generator = build_generator(get_config("tiny-resnet")).eval()
+    path = save_checkpoint(tmp_path / "r.safetensors", generator)
+    loaded, _ = load_generator(path)
+    assert torch.equal(loaded.encoder.stem[0].weight, generator.encoder.stem[0].weight)
+
+
+@pytest.mark.parametrize("dtype, torch_dtype", [("float16", torch.float16), ("bfloat16", torch.bfloat16)])
+def test_half_precision_storage_is_smaller_and_close(tmp_path, tiny_generator, dtype, torch_dtype):
+    save_checkpoint(tmp_path / "full.safetensors", tiny_generator)
+    half = save_checkpoint(tmp_path / "half.safetensors", tiny_generator, dtype=dtype)
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * (tmp_path / "full.safetensors").stat().st_size
+    loaded, info = load_generator(half)
+    assert info.dtype == dtype
+    source, keypoints = _inputs(info.config)
+    with torch.no_grad():
+        a = tiny_generator(source, tiny_generator.render_pose(keypoints))
+        b = loaded(source, loaded.render_pose(keypoints))
+    assert (a - b).abs().max() < 0.05
+
+
+def test_metadata_holds_config_version_keypoints_and_size(saved):
+    with open(saved, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        metadata = json.loads(handle.read(length))["__metadata__"]
+    assert metadata["format"] == "rptgan" and metadata["format_version"] == "1"
+    assert metadata["keypoint_format"] == "openpose18" and json.loads(metadata["image_size"]) == [32, 16]
+    assert json.loads(metadata["config"])["name"] == "tiny"
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, tiny_generator, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, tiny_generator)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, tiny_generator, training={"other": True})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+# every bad checkpoint gets its own clear error ------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_generator(tmp_path / "absent.safetensors")
+
+
+def test_not_a_safetensors_file(tmp_path):
+    path = tmp_path / "notes.safetensors"
+    path.write_text("these are not weights, just some text long enough")
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        load_generator(path)
+
+
+def test_tiny_file(tmp_path):
+    path = tmp_path / "empty.safetensors"
+    path.write_bytes(b"\x01\x02")
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        load_generator(path)
+
+
+def test_truncated_file(tmp_path, saved):
+    data = saved.read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_generator(cut)
+    header_cut = tmp_path / "header_cut.safetensors"
+    header_cut.write_bytes(data[:40])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_generator(header_cut)
+
+
+@pytest.mark.parametrize("name, payload", [
+    ("model.pt", b"PK\x03\x04" + b"\x00" * 64),      # torch.save's zip container
+    ("model.ckpt", b"\x80\x04\x95" + b"\x00" * 64),  # a raw pickle stream
+    ("renamed.safetensors", b"\x80\x02}q\x00."),
+])
+def test_pickles_are_refused_without_being_unpickled(tmp_path, name, payload):
+    path = tmp_path / name
+    path.write_bytes(payload)
+    with pytest.raises(CheckpointError, match="pickled PyTorch checkpoint.*arbitrary code"):
+        load_generator(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "sd15_lora.safetensors"
+    save_file({"lora_unet_down.weight": torch.zeros(4, 4)}, str(path), metadata={"ss_network_dim": "8"})
+    with pytest.raises(CheckpointError, match="not an RPT-GAN checkpoint.*lora_unet_down.weight"):
+        load_generator(path)
+
+
+def _rewrite(path, tensors_change=None, metadata_change=None):
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        metadata = json.loads(handle.read(length))["__metadata__"]
+    if tensors_change:
+        tensors_change(tensors)
+    if metadata_change:
+        metadata_change(metadata)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_missing_keys(saved):
+    _rewrite(saved, tensors_change=lambda t: t.pop("generator.to_image.0.weight"))
+    with pytest.raises(CheckpointError, match="1 missing keys.*generator.to_image.0.weight"):
+        load_generator(saved)
+
+
+def test_unexpected_keys(saved):
+    _rewrite(saved, tensors_change=lambda t: t.update({"generator.extra.weight": torch.zeros(1)}))
+    with pytest.raises(CheckpointError, match="1 unexpected keys.*generator.extra.weight"):
+        load_generator(saved)
+
+
+def test_shape_mismatch(saved):
+    _rewrite(saved, tensors_change=lambda t: t.update({"generator.to_image.0.bias": torch.zeros(4)}))
+    with pytest.raises(CheckpointError, match=r"shape mismatches.*to_image.0.bias: file \(4,\) vs model \(3,\)"):
+        load_generator(saved)
+
+
+def test_newer_format_version(saved):
+    _rewrite(saved, metadata_change=lambda m: m.update({"format_version": "7"}))
+    with pytest.raises(CheckpointError, match="format 7, newer than the 1"):
+        load_generator(saved)
+
+
+def test_invalid_config(saved):
+    _rewrite(saved, metadata_change=lambda m: m.update({"config": json.dumps({"image_height": 33})}))
+    with pytest.raises(CheckpointError, match="invalid model config"):
+        load_generator(saved)
+
+
+def test_other_keypoint_format(saved):
+    _rewrite(saved, metadata_change=lambda m: m.update({"keypoint_format": "coco17"}))
+    with pytest.raises(CheckpointError, match="keypoint format 'coco17'"):
+        load_generator(saved)
+
+
+def test_nan_weights(saved):
+    def poison(tensors):
+        tensors["generator.to_image.0.bias"] = torch.tensor([float("nan"), 0.0, 0.0])
+
+    _rewrite(saved, tensors_change=poison)
+    with pytest.raises(CheckpointError, match="NaN"):
+        load_generator(saved)
+
+
+def test_info_reads_metadata_only(saved):
+    info = read_checkpoint_info(saved)
+    assert info.config.name == "tiny" and info.format_version == 1
+
+
+def test_inference_only_checkpoint_has_no_discriminator(tmp_path, tiny_generator):
+    path = save_checkpoint(tmp_path / "g.safetensors", tiny_generator)
+    with pytest.raises(CheckpointError, match="no discriminator"):
+        load_discriminator(path)

@@ -1,0 +1,41 @@
+import pytest
+
+from rptgan_core.config import ConfigError, ModelConfig, get_config, list_presets
+
+
+def test_presets_exist_and_round_trip_through_json():
+    assert {"deepfashion", "market", "synthetic", "tiny"} <= set(list_presets())
+    for name in list_presets():
+        config = get_config(name)
+        assert ModelConfig.from_json(config.to_json()) == config
+
+
+def test_deepfashion_and_market_share_the_papers_canvas():
+    deepfashion, market = get_config("deepfashion"), get_config("market")
+    assert deepfashion.image_size == market.image_size == (256, 176)
+    assert deepfashion.encoder == "resnet50" and deepfashion.num_res_blocks == 9
+    assert market.letterbox_fill == 0.0 and deepfashion.letterbox_fill == 1.0
+
+
+def test_overrides_and_unknown_fields():
+    assert get_config("tiny", num_identities=7).num_identities == 7
+    with pytest.raises(ConfigError, match="unknown config fields"):
+        get_config("tiny", widht=3)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        get_config("nope")
+    with pytest.raises(ConfigError, match="unknown config fields"):
+        ModelConfig.from_dict({"image_height": 64, "from_the_future": 1})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"image_height": 250}, "multiples of 16"),
+    ({"encoder": "vgg"}, "encoder must be"),
+    ({"encoder_layer": "layer4"}, "encoder_layer"),
+    ({"norm": "group"}, "norm must be"),
+    ({"pose_channels": (8, 8)}, "stages each"),
+    ({"letterbox_fill": 2.0}, "letterbox_fill"),
+    ({"generator_channels": 0}, "positive"),
+])
+def test_inconsistent_configs_name_the_field(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        get_config("deepfashion", **changes)

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+
+from rptgan_core.checkpoint import CheckpointError, save_checkpoint
+from rptgan_core.config import get_config
+from rptgan_core.inference import PoseTransferPipeline, resolve_device, resolve_dtype
+from rptgan_core.networks import PoseTransferGenerator, build_generator
+from rptgan_core.pose import Pose, PoseError
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    return save_checkpoint(path, build_generator(get_config("tiny")))
+
+
+@pytest.fixture
+def pipeline(checkpoint_path):
+    return PoseTransferPipeline.from_checkpoint(checkpoint_path, device="cpu")
+
+
+def test_one_source_and_a_pose_sequence_give_a_batch_of_frames_at_the_pose_size(pipeline, make_person):
+    poses = [Pose(make_person(88, 128, shift=s), 88, 128) for s in (-0.1, 0.0, 0.1)]
+    frames = pipeline(torch.rand(1, 3, 128, 88), poses)
+    assert frames.shape == (3, 3, 128, 88) and frames.dtype == torch.float32
+    assert 0 <= float(frames.min()) and float(frames.max()) <= 1
+    assert not torch.equal(frames[0], frames[2])
+
+
+def test_model_size_output_and_one_pose_for_many_sources(pipeline, person_pose):
+    out = pipeline(torch.rand(4, 3, 200, 100), person_pose, output="model")
+    assert out.shape == (4, 3, 32, 16)
+
+
+def test_chunking_does_not_change_results(pipeline, make_person):
+    poses = [Pose(make_person(88, 128, shift=s), 88, 128) for s in np.linspace(-0.1, 0.1, 5)]
+    images = torch.rand(5, 3, 128, 88)
+    whole = pipeline(images, poses, batch_size=8)
+    chunked = pipeline(images, poses, batch_size=2)
+    assert torch.allclose(whole, chunked, atol=1e-5)
+    assert torch.equal(pipeline(images, poses, batch_size=8), whole)  # deterministic
+
+
+def test_progress_callback_sees_every_chunk_and_can_stop_the_run(pipeline, person_pose):
+    seen = []
+    pipeline(torch.rand(5, 3, 128, 88), person_pose, batch_size=2, callback=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(done, total):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        pipeline(torch.rand(5, 3, 128, 88), person_pose, batch_size=2, callback=interrupt)
+
+
+class _EchoGenerator(PoseTransferGenerator):
+    """Returns its source: isolates the pipeline's letterboxing from the network."""
+
+    def forward(self, source, pose_maps):
+        return source
+
+
+def test_letterboxing_in_and_back_out_preserves_the_picture(person_pose):
+    pipeline = PoseTransferPipeline(_EchoGenerator(get_config("tiny", letterbox_fill=1.0)), device="cpu")
+    ramp = torch.linspace(0, 1, 88).expand(3, 128, 88).unsqueeze(0)
+    back = pipeline(ramp, person_pose)  # 128x88 -> 32x16 canvas -> 128x88
+    assert back.shape == ramp.shape
+    assert (back - ramp).abs().mean() < 0.05
+    wide = pipeline(torch.zeros(1, 3, 20, 200), person_pose, output="model")
+    assert torch.all(wide[..., :14, :] == 1.0) and torch.all(wide[..., 16, :] == 0.0)  # fill above, image in the band
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.rand(0, 3, 32, 16), "empty"),
+    (torch.rand(1, 4, 32, 16), "3 colour channels"),
+    (torch.rand(3, 32, 16), r"\(B, 3, H, W\)"),
+    (torch.full((1, 3, 32, 16), float("nan")), "NaN"),
+    (torch.rand(1, 3, 32, 16) * 255, r"\[0, 1\]"),
+    (torch.zeros(1, 3, 32, 16, dtype=torch.uint8), "floating-point"),
+])
+def test_bad_images_are_refused(pipeline, person_pose, images, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline(images, person_pose)
+
+
+def test_bad_poses_are_refused(pipeline, person_pose):
+    with pytest.raises(PoseError, match="target pose 1 has no person"):
+        pipeline(torch.rand(1, 3, 32, 16), [person_pose, Pose.empty(88, 128)])
+    with pytest.raises(PoseError, match="no target poses"):
+        pipeline(torch.rand(1, 3, 32, 16), [])
+    with pytest.raises(ValueError, match="mismatched batch sizes: 2 source images and 3 target poses"):
+        pipeline(torch.rand(2, 3, 32, 16), [person_pose] * 3)
+    with pytest.raises(ValueError, match="different canvas sizes"):
+        pipeline(torch.rand(1, 3, 32, 16), [person_pose, person_pose.resized(40, 40)])
+
+
+def test_devices_and_dtypes():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    with pytest.raises(ValueError, match="dtype must be"):
+        resolve_dtype("float8", torch.device("cpu"))
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type in ("cpu", "mps")
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_bfloat16_on_cpu_is_close_to_float32(checkpoint_path, person_pose):
+    images = torch.rand(2, 3, 128, 88)
+    full = PoseTransferPipeline.from_checkpoint(checkpoint_path, device="cpu", dtype="float32")(images, person_pose)
+    half = PoseTransferPipeline.from_checkpoint(checkpoint_path, device="cpu", dtype="bfloat16")(images, person_pose)
+    assert half.dtype == torch.float32
+    assert (full - half).abs().mean() < 0.03
+
+
+def test_a_bad_checkpoint_surfaces_as_a_checkpoint_error(tmp_path):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(b"garbage" * 10)
+    with pytest.raises(CheckpointError):
+        PoseTransferPipeline.from_checkpoint(path)

@@ -1,0 +1,125 @@
+import pytest
+import torch
+from safetensors.torch import save_file
+from torchvision.models import resnet50
+
+from rptgan_core.config import get_config, list_presets
+from rptgan_core.networks import (
+    EncoderWeightsError,
+    ResNet50Encoder,
+    ResidualDownUp,
+    build_discriminator,
+    build_encoder,
+    build_generator,
+)
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_every_preset_maps_images_and_poses_to_images_in_range(preset):
+    config = get_config(preset, num_identities=5)
+    generator = build_generator(config).eval()
+    discriminator = build_discriminator(config)
+    source = torch.rand(2, 3, *config.image_size) * 2 - 1
+    keypoints = torch.rand(2, 18, 3) * torch.tensor([config.image_width, config.image_height, 1.0])
+    with torch.no_grad():
+        out = generator(source, generator.render_pose(keypoints))
+        real_fake, identity = discriminator(out)
+    assert out.shape == source.shape
+    assert -1 <= float(out.min()) and float(out.max()) <= 1 and torch.isfinite(out).all()
+    assert real_fake.shape == (2,) and identity.shape == (2, 5)
+
+
+def test_generator_refuses_wrong_shapes():
+    config = get_config("tiny")
+    generator = build_generator(config)
+    with pytest.raises(ValueError, match="source must be"):
+        generator(torch.zeros(1, 3, 30, 16), torch.zeros(1, 18, 32, 16))
+    with pytest.raises(ValueError, match="pose_maps must be"):
+        generator(torch.zeros(1, 3, 32, 16), torch.zeros(1, 17, 32, 16))
+
+
+def test_discriminator_without_identities_has_no_identity_head():
+    discriminator = build_discriminator(get_config("tiny", num_identities=0))
+    real_fake, identity = discriminator(torch.zeros(3, 3, 32, 16))
+    assert real_fake.shape == (3,) and identity is None
+
+
+def test_residual_block_goes_down_up_and_adds_its_input():
+    block = ResidualDownUp(8, "instance")
+    x = torch.randn(2, 8, 12, 10)
+    assert block(x).shape == x.shape
+    torch.nn.init.zeros_(block.up[0].weight)
+    torch.nn.init.zeros_(block.up[1].weight)
+    torch.nn.init.zeros_(block.up[1].bias)
+    assert torch.allclose(block(x), x)
+
+
+def test_resnet_encoder_is_frozen_and_stays_in_eval_mode():
+    config = get_config("tiny-resnet")
+    generator = build_generator(config)
+    generator.train()
+    assert not generator.encoder.training
+    assert all(not p.requires_grad for p in generator.encoder.parameters())
+    trainable = {id(p) for p in generator.trainable_parameters()}
+    assert trainable and not trainable & {id(p) for p in generator.encoder.parameters()}
+    features = generator.encoder(torch.zeros(1, 3, 64, 32))
+    assert features.shape == (1, config.encoder_out_channels, 16, 8)
+
+
+def test_resnet_weights_load_from_a_local_safetensors_file(tmp_path):
+    reference = resnet50(weights=None)
+    path = tmp_path / "resnet50.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    encoder = build_encoder(get_config("tiny-resnet"), weights=path)
+    assert torch.equal(encoder.stem[0].weight, reference.conv1.weight)
+    assert torch.equal(encoder.stages[0][0].conv1.weight, reference.layer1[0].conv1.weight)
+
+
+def test_resnet_weights_refuse_pickles_missing_files_and_foreign_dicts(tmp_path):
+    encoder = ResNet50Encoder("layer1")
+    pickle_path = tmp_path / "resnet50.pth"
+    pickle_path.write_bytes(b"\x80\x02}q\x00.")
+    with pytest.raises(EncoderWeightsError, match="only .safetensors"):
+        build_encoder(get_config("tiny-resnet"), weights=pickle_path)
+    with pytest.raises(EncoderWeightsError, match="not found"):
+        build_encoder(get_config("tiny-resnet"), weights=tmp_path / "absent.safetensors")
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"backbone.weight": torch.zeros(2)}, str(foreign))
+    with pytest.raises(EncoderWeightsError, match="not a ResNet-50 state dict"):
+        encoder.load_torchvision_state_dict({"backbone.weight": torch.zeros(2)}, str(foreign))
+    with pytest.raises(EncoderWeightsError, match="only apply to the resnet50"):
+        build_encoder(get_config("tiny"), weights=foreign)
+
+
+def test_imagenet_weights_without_network_or_cache_fail_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import torch.hub
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+
+    def no_network(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(EncoderWeightsError, match="could not be downloaded"):
+        build_encoder(get_config("tiny-resnet"), weights="imagenet")
+
+
+def test_tiny_generator_overfits_four_pairs():
+    """The loss on four fixed pairs must fall at least 10x: the network can learn."""
+    torch.manual_seed(0)
+    config = get_config("tiny")
+    generator = build_generator(config)
+    sources = torch.rand(4, 3, *config.image_size) * 2 - 1
+    targets = torch.rand(4, 3, *config.image_size) * 2 - 1
+    keypoints = torch.rand(4, 18, 3) * torch.tensor([config.image_width, config.image_height, 1.0])
+    maps = generator.render_pose(keypoints)
+    optimiser = torch.optim.Adam(generator.trainable_parameters(), lr=2e-3)
+    losses = []
+    for _ in range(300):
+        loss = torch.nn.functional.mse_loss(generator(sources, maps), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
