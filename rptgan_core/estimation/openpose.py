@@ -1,0 +1,213 @@
+"""OpenPose body estimation through controlnet-aux (18 COCO keypoints, several people).
+
+The body network is the well-known annotator ``body_pose_model.pth``
+(lllyasviel/Annotators on the Hugging Face hub), body only: the hand and face
+models are never needed. It is looked up, in order, at ``model_path``, in
+``model_dir`` (ComfyUI's ``models/rptgan/annotators``), in ``search_dirs``
+(for example an existing comfyui_controlnet_aux ``ckpts`` folder), and last
+downloaded from the hub into ``model_dir`` when ``download`` is on and a
+network exists. A ``body_pose_model.safetensors`` with the same tensors is
+preferred to the ``.pth``; a ``.pth`` is read with ``torch.load(...,
+weights_only=True)``, which restores tensors only and never runs code from the
+file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import torch
+
+from ..pose import NUM_KEYPOINTS, Pose
+from .base import EstimatorUnavailable, PoseEstimator
+
+HUB_REPO = "lllyasviel/Annotators"
+HUB_FILENAME = "body_pose_model.pth"
+BODY_MODEL_FILES = ("body_pose_model.safetensors", "body_pose_model.pth")
+# Where comfyui_controlnet_aux and the hub's local_dir layout keep the file under a ckpts folder.
+_NESTED_FOLDERS = ("", "lllyasviel/Annotators", "annotator/ckpts")
+
+
+def import_controlnet_openpose():
+    """controlnet_aux.open_pose, imported without running controlnet_aux/__init__.py
+    when controlnet_aux is not imported yet.
+
+    That __init__ imports every annotator controlnet-aux ships (seconds of
+    imports) and, with mediapipe >= 0.10.30 installed, fails with
+    ``AttributeError: module 'mediapipe' has no attribute 'solutions'``. The
+    OpenPose module needs none of it, so it is imported under a bare package
+    object that is removed again afterwards: a later ``import controlnet_aux``
+    elsewhere still runs the real __init__ (and reuses this open_pose module).
+    """
+    if "controlnet_aux" in sys.modules:
+        return importlib.import_module("controlnet_aux.open_pose")
+    spec = importlib.util.find_spec("controlnet_aux")
+    if spec is None or spec.submodule_search_locations is None:
+        raise EstimatorUnavailable("the openpose estimator needs controlnet-aux: pip install 'controlnet-aux>=0.0.9'")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["controlnet_aux"] = package
+    try:
+        return importlib.import_module("controlnet_aux.open_pose")
+    finally:
+        if sys.modules.get("controlnet_aux") is package:
+            del sys.modules["controlnet_aux"]
+
+
+def find_body_model(model_path: str | os.PathLike | None = None, model_dir: str | os.PathLike | None = None,
+                    search_dirs: Iterable[str | os.PathLike] = (), download: bool = True) -> Path:
+    """The body model file to use (see the module docstring for the order).
+
+    Raises:
+        EstimatorUnavailable: not found locally and not downloadable; the message
+            lists the places searched and where to put the file.
+    """
+    if model_path is not None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise EstimatorUnavailable(f"OpenPose body model {path} does not exist")
+        return path
+    folders = [Path(model_dir)] if model_dir is not None else []
+    folders += [Path(folder) for folder in search_dirs]
+    searched = []
+    for folder in folders:
+        for nested in _NESTED_FOLDERS:
+            for filename in BODY_MODEL_FILES:
+                candidate = folder / nested / filename
+                searched.append(str(candidate))
+                if candidate.is_file():
+                    return candidate
+    where = "; searched " + ", ".join(searched) if searched else ""
+    hint = (f"put {HUB_FILENAME} from https://huggingface.co/{HUB_REPO} into "
+            f"{model_dir if model_dir is not None else 'model_dir'}")
+    if not download:
+        raise EstimatorUnavailable(f"OpenPose body model not found{where}; {hint}")
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(HUB_REPO, HUB_FILENAME,
+                                    local_dir=str(model_dir) if model_dir is not None else None))
+    except Exception as error:  # the hub raises many types (offline, HTTP, disk); all mean "not available"
+        raise EstimatorUnavailable(
+            f"OpenPose body model not found{where}, and downloading {HUB_REPO}/{HUB_FILENAME} failed "
+            f"({type(error).__name__}: {error}); {hint}"
+        ) from error
+
+
+def read_body_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a body model file (.safetensors, or .pth read with weights_only=True)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            weights = load_file(str(path))
+        elif path.suffix in (".pth", ".pt", ".bin"):
+            weights = torch.load(str(path), map_location="cpu", weights_only=True)
+        else:
+            raise EstimatorUnavailable(f"{path}: expected a .safetensors or .pth OpenPose body model")
+    except EstimatorUnavailable:
+        raise
+    except Exception as error:
+        raise EstimatorUnavailable(
+            f"{path} could not be read as an OpenPose body model ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise EstimatorUnavailable(f"{path} does not hold a flat mapping of tensor names to tensors")
+    return dict(weights)
+
+
+def load_body_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """controlnet-aux's ``bodypose_model`` with the weights of ``path``, in eval mode.
+
+    Tensor names may be the network's own (``model0.conv1_1.weight``) or the
+    annotator file's, which lack the block prefix (``conv1_1.weight``).
+
+    Raises:
+        EstimatorUnavailable: the file is unreadable or holds another network.
+    """
+    open_pose = import_controlnet_openpose()
+    network = open_pose.model.bodypose_model()
+    weights = read_body_weights(path)
+    expected = network.state_dict()
+    state, missing, wrong_shape = {}, [], []
+    for name, tensor in expected.items():
+        value = weights.get(name, weights.get(name.split(".", 1)[1]))
+        if value is None:
+            missing.append(name)
+        elif value.shape != tensor.shape:
+            wrong_shape.append(f"{name} {tuple(value.shape)} instead of {tuple(tensor.shape)}")
+        else:
+            state[name] = value
+    if missing or wrong_shape:
+        problems = [f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})"] if missing else []
+        problems += [f"{len(wrong_shape)} with the wrong shape (e.g. {wrong_shape[0]})"] if wrong_shape else []
+        raise EstimatorUnavailable(f"{path} is not an OpenPose body model: {'; '.join(problems)}")
+    network.load_state_dict(state)
+    return network.to(device).eval()
+
+
+def people_from_peaks(candidate: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """(P, 18, 3) keypoints from the body model's peak list and person table.
+
+    Args:
+        candidate: (N, 4) peaks: x, y in pixels, heatmap score, id (N may be 0).
+        subset: (P, 20) one row per person: 18 indices into ``candidate`` (-1 for
+            a part not found), total score, part count.
+
+    Returns:
+        float32 (P, 18, 3): x, y, confidence (the peak score, clipped to [0, 1]);
+        parts not found are (0, 0, 0).
+    """
+    candidate = np.asarray(candidate, dtype=np.float64).reshape(-1, 4)
+    subset = np.asarray(subset, dtype=np.float64).reshape(-1, 20)
+    people = np.zeros((len(subset), NUM_KEYPOINTS, 3), np.float32)
+    indices = subset[:, :NUM_KEYPOINTS].astype(np.int64)
+    found = indices >= 0
+    people[found] = candidate[indices[found], :3]
+    people[..., 2] = np.clip(people[..., 2], 0.0, 1.0)
+    # A found part with a zero score would read as missing; keep it, faintly.
+    people[found & (people[..., 2] == 0), 2] = 1e-3
+    return people
+
+
+class OpenPoseEstimator(PoseEstimator):
+    """controlnet-aux's OpenPose body model (CMU OpenPose, COCO 18 keypoints).
+
+    Confidence is the part heatmap's peak value. Several people come back, one
+    per limb-connected group with at least 4 parts (controlnet-aux's rule).
+    """
+
+    name = "openpose"
+    # Post-processing runs at the working resolution on float64 maps with 57
+    # channels; 640 px keeps that near 190 MB. The network itself always sees
+    # the picture at 184 px high.
+    max_side = 640
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, model_path: str | os.PathLike | None = None,
+                 search_dirs: Iterable[str | os.PathLike] = (), download: bool = True,
+                 device: str | torch.device = "cpu") -> None:
+        self.model_path = find_body_model(model_path, model_dir, search_dirs, download)
+        open_pose = import_controlnet_openpose()
+        network = load_body_network(self.model_path, device)
+
+        class _LoadedBody(open_pose.Body):
+            # Body.__init__ would torch.load the file itself, without weights_only.
+            def __init__(self, model: torch.nn.Module) -> None:
+                self.model = model
+
+        self._body = _LoadedBody(network)
+
+    def detect(self, image: np.ndarray) -> Pose:
+        height, width = image.shape[:2]
+        with torch.inference_mode():
+            candidate, subset = self._body(np.ascontiguousarray(image[:, :, ::-1]))  # it wants BGR
+        return Pose(people_from_peaks(candidate, subset), width, height)
+
+    def __repr__(self) -> str:
+        return f"OpenPoseEstimator(model_path={str(self.model_path)!r})"
