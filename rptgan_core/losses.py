@@ -1,0 +1,140 @@
+"""The paper's losses (section 4.2), with optional L1 and perceptual terms.
+
+Generator: MSE reconstruction plus the adversarial term, which is the
+discriminator's own loss turned round: its real/fake BCE with the fake
+labelled real, and its identity CE on the fake labelled with the source
+person (so the generated person must stay recognisable).
+Discriminator: BCE real/fake on real targets and generated images, plus CE
+identity on real targets.
+
+Images are (B, 3, H, W) in [-1, 1]; identity labels are int64 with -1 for a
+person the identity head does not know (ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+from torchvision.models import vgg19
+
+from .networks.encoders import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights. ``perceptual_weights`` is a local VGG-19 .safetensors file
+    (a torchvision ``vgg19`` state dict), needed only when ``perceptual`` > 0."""
+
+    mse: float = 1.0
+    adversarial: float = 0.01
+    identity: float = 0.01  # generator side: CE of the fake against the source identity
+    discriminator_identity: float = 1.0
+    l1: float = 0.0
+    perceptual: float = 0.0
+    perceptual_weights: str | None = None
+
+
+class LossWeightsError(RuntimeError):
+    """A loss needs a weight file that is missing or unreadable."""
+
+
+class PerceptualLoss(nn.Module):
+    """Mean L1 distance between VGG-19 relu1_1..relu4_1 features, frozen; weights from a local file only."""
+
+    _STAGES = (2, 7, 12, 21)  # indices just after relu1_1, relu2_1, relu3_1, relu4_1 in vgg19.features
+
+    def __init__(self, weights: str | os.PathLike) -> None:
+        super().__init__()
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise LossWeightsError(f"perceptual loss: VGG-19 weight file not found: {path}")
+        if not path.endswith(".safetensors"):
+            raise LossWeightsError(f"perceptual loss: {path} must be a .safetensors file (pickles are not loaded)")
+        features = vgg19(weights=None).features[: self._STAGES[-1]]
+        try:
+            state = load_file(path)
+        except Exception as error:  # safetensors' own error types
+            raise LossWeightsError(f"perceptual loss: {path} is not readable safetensors: {error}") from None
+        wanted = {k: state.get(f"features.{k}") for k in features.state_dict()}
+        missing = [k for k, v in wanted.items() if v is None]
+        if missing:
+            raise LossWeightsError(f"perceptual loss: {path} is not a torchvision VGG-19 state dict "
+                                   f"(missing features.{missing[0]})")
+        features.load_state_dict(wanted)
+        self.features = features.requires_grad_(False).eval()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> "PerceptualLoss":
+        return super().train(False)
+
+    def forward(self, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x = ((generated + 1) / 2 - self.mean) / self.std
+        y = ((target + 1) / 2 - self.mean) / self.std
+        loss = generated.new_zeros(())
+        start = 0
+        for stop in self._STAGES:
+            block = self.features[start:stop]
+            x, y = block(x), block(y)
+            loss = loss + F.l1_loss(x, y)
+            start = stop
+        return loss / len(self._STAGES)
+
+
+def _identity_ce(logits: torch.Tensor | None, identity: torch.Tensor) -> torch.Tensor | None:
+    if logits is None or not (identity >= 0).any():
+        return None
+    return F.cross_entropy(logits.float(), identity, ignore_index=-1)
+
+
+def generator_loss(generated: torch.Tensor, target: torch.Tensor, fake_logits: torch.Tensor,
+                   fake_identity_logits: torch.Tensor | None, identity: torch.Tensor, config: LossConfig,
+                   perceptual: PerceptualLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total generator loss and its named parts (floats, for logging)."""
+    parts: dict[str, torch.Tensor] = {"g_mse": F.mse_loss(generated.float(), target.float())}
+    total = config.mse * parts["g_mse"]
+    parts["g_adv"] = F.binary_cross_entropy_with_logits(fake_logits.float(), torch.ones_like(fake_logits, dtype=torch.float32))
+    total = total + config.adversarial * parts["g_adv"]
+    identity_ce = _identity_ce(fake_identity_logits, identity)
+    if identity_ce is not None and config.identity > 0:
+        parts["g_id"] = identity_ce
+        total = total + config.identity * identity_ce
+    if config.l1 > 0:
+        parts["g_l1"] = F.l1_loss(generated.float(), target.float())
+        total = total + config.l1 * parts["g_l1"]
+    if config.perceptual > 0:
+        if perceptual is None:
+            raise LossWeightsError("the perceptual loss weight is set but no VGG-19 weight file was given "
+                                   "(loss.perceptual_weights)")
+        parts["g_perceptual"] = perceptual(generated.float(), target.float())
+        total = total + config.perceptual * parts["g_perceptual"]
+    return total, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_identity_logits: torch.Tensor | None,
+                       identity: torch.Tensor, config: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """BCE real/fake (real targets 1, generated 0) + CE identity of the real targets."""
+    real = F.binary_cross_entropy_with_logits(real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32))
+    fake = F.binary_cross_entropy_with_logits(fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32))
+    parts = {"d_real": real, "d_fake": fake}
+    total = real + fake
+    identity_ce = _identity_ce(real_identity_logits, identity)
+    if identity_ce is not None and config.discriminator_identity > 0:
+        parts["d_id"] = identity_ce
+        total = total + config.discriminator_identity * identity_ce
+    return total, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def build_perceptual(config: LossConfig) -> PerceptualLoss | None:
+    """The perceptual loss module when the config asks for it."""
+    if config.perceptual <= 0:
+        return None
+    if not config.perceptual_weights:
+        raise LossWeightsError("loss.perceptual > 0 needs loss.perceptual_weights: a local VGG-19 .safetensors file "
+                               "(torchvision vgg19 state dict); nothing is downloaded")
+    return PerceptualLoss(config.perceptual_weights)
