@@ -56,9 +56,12 @@ def identity_from_name(name: str, scheme: str = "auto") -> str:
         prefix: the part before the first underscore (Market-1501 ``0002_c1s1_000451_03.jpg`` -> ``0002``;
             SyntheticPeople ``p00012_03.png`` -> ``p00012``).
         folder: the folder the image is in (the generic layout: ``alice/01.jpg`` -> ``alice``).
-        auto: deepfashion when the name has such an id, else prefix.
+        auto: folder when the name has a folder part (as prepare_dataset.py writes them),
+            else deepfashion when the name has such an id, else prefix.
     """
     base = os.path.basename(name)
+    if scheme == "auto" and os.path.dirname(name):
+        scheme = "folder"
     if scheme == "folder":
         folder = os.path.basename(os.path.dirname(name))
         if not folder:
