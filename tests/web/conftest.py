@@ -75,8 +75,19 @@ def start_chromium(user_data_dir: str):
     return webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
 
 
+STUB_SCRIPTS = REPO_ROOT / "tests" / "web" / "stubs" / "scripts"
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the repository, and /scripts/* (the ComfyUI frontend modules the
+    extension imports) from tests/web/stubs/scripts."""
+
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+
+    def translate_path(self, path):
+        if path.startswith("/scripts/"):
+            return str(STUB_SCRIPTS / Path(path.split("?", 1)[0]).name)
+        return super().translate_path(path)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass

@@ -15,8 +15,8 @@ import { createPoseEditor } from "./pose_editor_view.js";
 const NODE_CLASS = "RPTGAN_EditPose";
 const VALUE_WIDGET = "edited_pose";
 const EDITOR_WIDGET = "pose_editor";
-const EDITOR_MIN_HEIGHT = 260;
-const NODE_MIN_WIDTH = 380;
+const EDITOR_MIN_HEIGHT = 360;
+const NODE_MIN_WIDTH = 400;
 
 function warn(message, error) {
   console.warn(`[RPT-GAN pose editor] ${message}; the node keeps its plain widgets.`, error ?? "");

@@ -25,10 +25,10 @@ const NUDGE_LARGE = 10;
 const STYLE_ID = "rptgan-pose-editor-style";
 const STYLE = `
 .rptgan-pose-editor { display: flex; flex-direction: column; gap: 4px; width: 100%; height: 100%;
-  box-sizing: border-box; font: 12px sans-serif; color: #ddd; min-height: 0; }
+  box-sizing: border-box; font: 11px sans-serif; color: #ddd; min-height: 0; }
 .rptgan-pose-editor .rpe-toolbar { display: flex; flex-wrap: wrap; gap: 3px; align-items: center; }
 .rptgan-pose-editor button, .rptgan-pose-editor select { font: inherit; color: #ddd; background: #333;
-  border: 1px solid #555; border-radius: 4px; padding: 2px 6px; cursor: pointer; }
+  border: 1px solid #555; border-radius: 4px; padding: 1px 5px; cursor: pointer; }
 .rptgan-pose-editor button:disabled, .rptgan-pose-editor select:disabled { opacity: 0.4; cursor: default; }
 .rptgan-pose-editor .rpe-stage { flex: 1 1 auto; min-height: 60px; position: relative; overflow: hidden;
   display: flex; align-items: center; justify-content: center; background: #1a1a1a; border-radius: 4px; }
@@ -89,8 +89,8 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
 
   const button = (action, text, title) => make(doc, "button", { type: "button", textContent: text, title, dataset: { action } });
   const controls = {
-    undo: button("undo", "↶ Undo", "Undo (Ctrl+Z)"),
-    redo: button("redo", "↷ Redo", "Redo (Ctrl+Shift+Z or Ctrl+Y)"),
+    undo: button("undo", "↶", "Undo (Ctrl+Z)"),
+    redo: button("redo", "↷", "Redo (Ctrl+Shift+Z or Ctrl+Y)"),
     mirror: button("mirror", "⇋ Mirror", "Mirror the frame left to right (left and right joints swap)"),
     mirrorPerson: button("mirror-person", "⇋ Person", "Mirror the selected person in place"),
     addPerson: button("add-person", "+ Person", "Add a standing person"),
@@ -452,6 +452,10 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
           throw new Error(`stored pose not usable (${caught.message}); Reset discards it`);
         }
       });
+    },
+    /** The source image shown: {url, loaded} or null. */
+    get background() {
+      return background ? { url: background.src, loaded: background.complete && background.naturalWidth > 0 } : null;
     },
     redraw: update,
     destroy() {

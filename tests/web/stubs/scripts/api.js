@@ -1,0 +1,2 @@
+// Stands in for the ComfyUI frontend's scripts/api.js on the extension test page.
+export const api = window.stubComfyApi;
