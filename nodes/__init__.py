@@ -1,0 +1,33 @@
+"""The RPT-GAN node classes for ComfyUI (the classic NODE_CLASS_MAPPINGS contract).
+
+Each node is a thin layer: it checks ComfyUI's values, converts them to
+rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
+"""
+
+from .comfy_compat import register_model_folders
+from .loaders import LoadPersonImage, LoadPoseKeypoints
+from .pose_nodes import EditPose, EstimatePose
+from .transfer import CheckpointLoader, PoseTransfer
+from .upscale import Upscale
+
+NODE_CLASS_MAPPINGS = {
+    "RPTGAN_LoadPersonImage": LoadPersonImage,
+    "RPTGAN_LoadPoseKeypoints": LoadPoseKeypoints,
+    "RPTGAN_EstimatePose": EstimatePose,
+    "RPTGAN_EditPose": EditPose,
+    "RPTGAN_CheckpointLoader": CheckpointLoader,
+    "RPTGAN_PoseTransfer": PoseTransfer,
+    "RPTGAN_Upscale": Upscale,
+}
+
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "RPTGAN_LoadPersonImage": "Load Person Image (RPT-GAN)",
+    "RPTGAN_LoadPoseKeypoints": "Load Pose Keypoints (RPT-GAN)",
+    "RPTGAN_EstimatePose": "Estimate Pose (RPT-GAN)",
+    "RPTGAN_EditPose": "Edit Pose (RPT-GAN)",
+    "RPTGAN_CheckpointLoader": "RPT-GAN Checkpoint Loader",
+    "RPTGAN_PoseTransfer": "Pose Transfer GAN (RPT-GAN)",
+    "RPTGAN_Upscale": "Upscale (RPT-GAN)",
+}
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "register_model_folders"]

@@ -1,0 +1,213 @@
+"""What the nodes need from ComfyUI, with stand-ins when ComfyUI is not there.
+
+Inside ComfyUI this uses ``folder_paths`` (input, temp and model folders),
+``comfy.utils.ProgressBar`` and ``comfy.model_management``'s interrupt flag.
+Without ComfyUI (tests, the headless example) the folders come from
+environment variables, progress is not shown, and nothing interrupts:
+
+=====================  =====================================================
+RPTGAN_INPUT_DIR       the input folder (default: ./input)
+RPTGAN_TEMP_DIR        where previews go (default: a folder in the system temp)
+RPTGAN_MODELS_DIR      extra folder searched for checkpoints, before the pack's
+                       own ``checkpoints/``
+RPTGAN_UPSCALE_DIR     folder of upscale models
+=====================  =====================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from typing import Callable
+
+MODEL_FOLDER = "rptgan"
+UPSCALE_FOLDER = "upscale_models"
+CHECKPOINT_EXTENSIONS = {".safetensors"}
+PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACK_CHECKPOINTS = os.path.join(PACK_DIR, "checkpoints")
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+POSE_EXTENSIONS = {".json"}
+
+
+class InputFileError(ValueError):
+    """A file name given to a loader node is unusable (outside the input folder, missing)."""
+
+
+def _folder_paths():
+    try:
+        import folder_paths
+    except ImportError:
+        return None
+    return folder_paths
+
+
+def in_comfyui() -> bool:
+    return _folder_paths() is not None
+
+
+# folders ----------------------------------------------------------------------
+
+
+def input_directory() -> str:
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        return folder_paths.get_input_directory()
+    return os.path.abspath(os.environ.get("RPTGAN_INPUT_DIR", "input"))
+
+
+def temp_directory() -> str:
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        directory = folder_paths.get_temp_directory()
+    else:
+        directory = os.environ.get("RPTGAN_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "rptgan-temp")
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def register_model_folders() -> None:
+    """Make ``models/rptgan`` (and the pack's ``checkpoints/``) a ComfyUI model folder of
+    .safetensors files; entries from extra_model_paths.yaml are kept."""
+    folder_paths = _folder_paths()
+    if folder_paths is None:
+        return
+    default = os.path.join(folder_paths.models_dir, MODEL_FOLDER)
+    paths, extensions = folder_paths.folder_names_and_paths.get(MODEL_FOLDER, ([], set()))
+    paths = list(paths)
+    for path in (default, PACK_CHECKPOINTS):
+        if path not in paths:
+            paths.append(path)
+    folder_paths.folder_names_and_paths[MODEL_FOLDER] = (paths, set(extensions) | CHECKPOINT_EXTENSIONS)
+
+
+def _fallback_model_dirs(folder: str) -> list[str]:
+    if folder == MODEL_FOLDER:
+        return [d for d in (os.environ.get("RPTGAN_MODELS_DIR"), PACK_CHECKPOINTS) if d]
+    return [d for d in (os.environ.get("RPTGAN_UPSCALE_DIR"),) if d]
+
+
+def _fallback_extensions(folder: str) -> set[str]:
+    return CHECKPOINT_EXTENSIONS if folder == MODEL_FOLDER else {".safetensors", ".sft", ".pth", ".pt", ".ckpt", ".bin"}
+
+
+def model_files(folder: str) -> list[str]:
+    """Names (relative paths) of the model files in ComfyUI's ``folder`` (e.g. "rptgan", "upscale_models")."""
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        try:
+            return list(folder_paths.get_filename_list(folder))
+        except KeyError:
+            return []
+    names = set()
+    extensions = _fallback_extensions(folder)
+    for directory in _fallback_model_dirs(folder):
+        for root, _dirs, files in os.walk(directory):
+            for name in files:
+                if os.path.splitext(name)[1].lower() in extensions:
+                    names.add(os.path.relpath(os.path.join(root, name), directory))
+    return sorted(names)
+
+
+def model_path(folder: str, name: str) -> str:
+    """Full path of model ``name`` in ``folder``; FileNotFoundError naming the folders searched."""
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        path = folder_paths.get_full_path(folder, name)
+        searched = folder_paths.get_folder_paths(folder) if folder in folder_paths.folder_names_and_paths else []
+    else:
+        searched = _fallback_model_dirs(folder)
+        safe = os.path.relpath(os.path.join(os.sep, name), os.sep)
+        candidates = [os.path.join(directory, safe) for directory in searched]
+        path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise FileNotFoundError(f"model {name!r} not found in the {folder} folders: {', '.join(searched) or 'none'}")
+    return path
+
+
+# input files ------------------------------------------------------------------
+
+
+def resolve_input_file(name: str, kind: str = "file") -> str:
+    """The path of ``name`` inside the input folder (subfolders allowed).
+
+    Raises InputFileError for absolute paths, names that climb out with ``..``
+    or through a link pointing elsewhere, and files that do not exist.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InputFileError(f"no {kind} chosen")
+    base = os.path.realpath(input_directory())
+    if name.endswith(" [input]"):
+        name = name[: -len(" [input]")]
+    if os.path.isabs(name) or os.path.splitdrive(name)[0]:
+        raise InputFileError(f"{kind} {name!r} is an absolute path; only files in the input folder can be loaded")
+    path = os.path.realpath(os.path.join(base, name))
+    if os.path.commonpath([base, path]) != base:
+        raise InputFileError(f"{kind} {name!r} points outside the input folder {base}; refused")
+    if not os.path.isfile(path):
+        raise InputFileError(f"{kind} {name!r} not found in the input folder {base}")
+    return path
+
+
+def list_input_files(extensions: set[str]) -> list[str]:
+    """Top-level files of the input folder with one of ``extensions`` (as LoadImage lists them)."""
+    directory = input_directory()
+    if not os.path.isdir(directory):
+        return []
+    return sorted(
+        name for name in os.listdir(directory)
+        if os.path.isfile(os.path.join(directory, name)) and os.path.splitext(name)[1].lower() in extensions
+    )
+
+
+def file_fingerprint(path: str) -> str:
+    """sha256 of a file's bytes: ComfyUI re-runs a loader when it changes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compute_device(choice: str = "auto") -> str:
+    """The device for "auto": ComfyUI's own (so --cpu is honoured), else rptgan_core's choice."""
+    if choice != "auto" or not in_comfyui():
+        return choice
+    try:
+        import comfy.model_management as model_management
+    except ImportError:
+        return choice
+    return str(model_management.get_torch_device())
+
+
+# progress and interruption ----------------------------------------------------
+
+
+def check_interrupt() -> None:
+    """Raise ComfyUI's InterruptProcessingException when the user pressed Cancel."""
+    if not in_comfyui():
+        return
+    try:
+        import comfy.model_management as model_management
+    except ImportError:
+        return
+    model_management.throw_exception_if_processing_interrupted()
+
+
+def progress_callback(total: int) -> Callable[[int, int], None]:
+    """A ``callback(done, total)`` that moves ComfyUI's progress bar and honours Cancel."""
+    bar = None
+    if in_comfyui():
+        try:
+            from comfy.utils import ProgressBar
+        except ImportError:
+            ProgressBar = None
+        if ProgressBar is not None:
+            bar = ProgressBar(total)
+
+    def callback(done: int, of: int) -> None:
+        if bar is not None:
+            bar.update_absolute(done, of)
+        check_interrupt()
+
+    return callback

@@ -1,0 +1,117 @@
+"""ComfyUI's value types to rptgan_core's and back, with clear errors for bad input.
+
+* IMAGE: float32 (B, H, W, 3) in [0, 1]; rptgan_core takes (B, 3, H, W).
+* MASK: float32 (B, H, W) in [0, 1].
+* POSE_KEYPOINT: a list of OpenPose JSON frames, one per image. Frames we emit
+  follow comfyui_controlnet_aux: coordinates normalised to 0..1 of the canvas
+  and confidence 1.0 for every present keypoint (its readers drop points with
+  confidence below 1), missing keypoints 0, 0, 0.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import torch
+
+from rptgan_core.pose import Pose, PoseError, poses_from_openpose_json, poses_to_openpose_json
+
+
+class NodeInputError(ValueError):
+    """A node got an input it cannot use; the message names the input and the problem."""
+
+
+def check_image(image: Any, name: str = "image") -> torch.Tensor:
+    """Validate an IMAGE batch and return it as float32."""
+    if not isinstance(image, torch.Tensor):
+        raise NodeInputError(f"{name}: expected an IMAGE tensor, got {type(image).__name__}")
+    if image.dim() != 4:
+        raise NodeInputError(f"{name}: IMAGE must be (batch, height, width, channels), got shape {tuple(image.shape)}")
+    if image.shape[0] == 0:
+        raise NodeInputError(f"{name}: the image batch is empty")
+    if image.shape[-1] != 3:
+        raise NodeInputError(
+            f"{name}: expected 3 colour channels (RGB) in the last dimension, got {image.shape[-1]} "
+            f"(shape {tuple(image.shape)}); convert RGBA or greyscale images to RGB first"
+        )
+    if image.shape[1] < 2 or image.shape[2] < 2:
+        raise NodeInputError(f"{name}: image is too small ({image.shape[2]}x{image.shape[1]} pixels)")
+    image = image.float()
+    if not torch.isfinite(image).all():
+        raise NodeInputError(f"{name}: image contains NaN or infinity")
+    return image.clamp(0, 1)
+
+
+def check_mask(mask: Any, name: str = "mask") -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        raise NodeInputError(f"{name}: expected a MASK tensor, got {type(mask).__name__}")
+    if mask.dim() == 2:
+        mask = mask[None]
+    if mask.dim() != 3 or mask.shape[0] == 0:
+        raise NodeInputError(f"{name}: MASK must be (batch, height, width) with at least one mask, got {tuple(mask.shape)}")
+    return mask.float()
+
+
+def image_to_chw(image: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) -> (B, 3, H, W) float32 on the CPU."""
+    return image.detach().float().cpu().permute(0, 3, 1, 2).contiguous()
+
+
+def chw_to_image(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, H, W, 3) float32 on the CPU, clamped to [0, 1]."""
+    return images.detach().float().cpu().clamp(0, 1).permute(0, 2, 3, 1).contiguous()
+
+
+def image_to_uint8(image: torch.Tensor, index: int) -> np.ndarray:
+    """One picture of an IMAGE batch as (H, W, 3) uint8 RGB."""
+    return (image[index].detach().float().cpu().clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def uint8_to_image(pictures: list[np.ndarray]) -> torch.Tensor:
+    """(H, W, 3) uint8 pictures of one size to an IMAGE batch."""
+    return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)
+
+
+def poses_from_keypoints(value: Any, name: str = "pose", canvas_size: tuple[int, int] | None = None) -> list[Pose]:
+    """A POSE_KEYPOINT value (list of frames, one frame, or JSON text) to Poses.
+
+    ``canvas_size`` (width, height) is used for frames without canvas_width/height.
+    """
+    if value is None:
+        raise NodeInputError(f"{name}: no pose given")
+    try:
+        poses = poses_from_openpose_json(value, canvas_size)
+    except PoseError as error:
+        raise NodeInputError(f"{name}: {error}") from None
+    if not poses:
+        raise NodeInputError(f"{name}: the pose list is empty (no frames)")
+    return poses
+
+
+def require_people(poses: list[Pose], name: str = "pose") -> None:
+    """Raise when any frame has nobody with a visible keypoint."""
+    empty = [i for i, pose in enumerate(poses) if pose.num_people == 0 or not pose.visible.any()]
+    if empty:
+        which = "frame " + str(empty[0]) if len(empty) == 1 else f"frames {empty[:5]}{'...' if len(empty) > 5 else ''}"
+        raise NodeInputError(f"{name}: {which} of {len(poses)} has no person (no visible keypoints)")
+
+
+def poses_to_keypoints(poses: list[Pose]) -> list[dict]:
+    """Poses to a POSE_KEYPOINT value in the ecosystem's convention (see the module docstring)."""
+    frames = poses_to_openpose_json(poses, normalised=True)
+    for frame in frames:
+        for person in frame["people"]:
+            for field, values in person.items():
+                flat = values
+                for i in range(2, len(flat), 3):
+                    if flat[i] > 0:
+                        flat[i] = 1.0
+                person[field] = flat
+    return frames
+
+
+def keypoints_json(frames: list[dict]) -> str:
+    """POSE_KEYPOINT frames as compact JSON text."""
+    return json.dumps(frames, separators=(",", ":"))

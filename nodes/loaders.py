@@ -1,0 +1,196 @@
+"""Loader nodes: a person photo from the input folder, and poses from JSON files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rptgan_core.config import get_config
+from rptgan_core.framing import CropBox, aspect_box, crop_to_box, person_box
+from rptgan_core.imageio import ImageLoadError, load_image
+from rptgan_core.pose import Pose, draw_skeleton
+
+from . import comfy_compat, estimators
+from .convert import NodeInputError, image_to_chw, poses_from_keypoints, poses_to_keypoints
+
+CATEGORY = "RPT-GAN"
+NO_CROP = "off"
+SOURCE_ASPECT = "source"
+ASPECT_PRESETS = ("deepfashion", "synthetic", "market")
+TRANSPARENT_FILLS = {"keep colours": None, "black": 0.0, "white": 1.0, "grey": 0.5}
+
+
+def aspect_choices() -> list[str]:
+    """"source" and one entry per model preset, e.g. "deepfashion (176x256)"."""
+    choices = [SOURCE_ASPECT]
+    for name in ASPECT_PRESETS:
+        config = get_config(name)
+        choices.append(f"{name} ({config.image_width}x{config.image_height})")
+    return choices
+
+
+def _aspect(choice: str) -> tuple[float | None, float]:
+    """(width / height or None, padding value) for an ``aspect_choices`` entry."""
+    if choice == SOURCE_ASPECT:
+        return None, 0.0
+    name = choice.split(" ", 1)[0]
+    if name not in ASPECT_PRESETS:
+        raise NodeInputError(f"aspect: unknown choice {choice!r}; choose one of {aspect_choices()}")
+    config = get_config(name)
+    return config.image_width / config.image_height, config.letterbox_fill
+
+
+@dataclass(frozen=True)
+class CropInfo:
+    """How a LoadPersonImage output was cut from its photo (the RPTGAN_CROP type).
+
+    Attributes:
+        frame: the whole photo, (1, 3, H, W) float32 in [0, 1].
+        box: the window the output shows, in photo pixels (may reach past the edges).
+        fill: value of the padding where the window leaves the photo.
+    """
+
+    frame: torch.Tensor
+    box: CropBox
+    fill: float
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(height, width) of the cropped image."""
+        return self.box.height, self.box.width
+
+
+class LoadPersonImage:
+    """A person photo from ComfyUI's input folder, optionally framed on the person."""
+
+    DESCRIPTION = (
+        "Loads a photo from the input folder (upload works as in Load Image). Handles transparency, "
+        "greyscale, 16-bit files and EXIF rotation. With a pose estimator chosen in person_crop it cuts the "
+        "main person out at the chosen aspect; 'crop' tells Pose Transfer how to paste results back."
+    )
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE", "MASK", "RPTGAN_CROP")
+    RETURN_NAMES = ("image", "mask", "crop")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (comfy_compat.list_input_files(comfy_compat.IMAGE_EXTENSIONS), {"image_upload": True}),
+                "person_crop": ([NO_CROP] + estimators.backend_choices(), {
+                    "default": NO_CROP, "tooltip": "pose estimator that finds the person to crop to; off keeps the whole photo"}),
+                "aspect": (aspect_choices(), {
+                    "default": SOURCE_ASPECT, "tooltip": "shape of the output: a model's canvas, or the photo's own"}),
+                "margin": ("FLOAT", {"default": 0.15, "min": 0.0, "max": 2.0, "step": 0.01,
+                                     "tooltip": "space around the person, as a fraction of their height"}),
+                "transparency": (list(TRANSPARENT_FILLS), {
+                    "default": "keep colours", "tooltip": "what transparent pixels become in the image output"}),
+            }
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, image):
+        try:
+            comfy_compat.resolve_input_file(image, "image")
+        except comfy_compat.InputFileError as error:
+            return str(error)
+        return True
+
+    @classmethod
+    def IS_CHANGED(cls, image, **_):
+        try:
+            return comfy_compat.file_fingerprint(comfy_compat.resolve_input_file(image, "image"))
+        except (comfy_compat.InputFileError, OSError):
+            return float("nan")
+
+    def load(self, image: str, person_crop: str = NO_CROP, aspect: str = SOURCE_ASPECT, margin: float = 0.15,
+             transparency: str = "keep colours"):
+        path = comfy_compat.resolve_input_file(image, "image")
+        try:
+            loaded = load_image(path)
+        except ImageLoadError as error:
+            raise NodeInputError(f"image: {error}") from None
+        if transparency not in TRANSPARENT_FILLS:
+            raise NodeInputError(f"transparency: unknown choice {transparency!r}; choose one of {list(TRANSPARENT_FILLS)}")
+        fill_colour = TRANSPARENT_FILLS[transparency]
+        rgb = loaded.rgb if fill_colour is None else loaded.composited(fill_colour)
+        frame = image_to_chw(torch.from_numpy(np.ascontiguousarray(rgb))[None])
+        mask = torch.zeros(1, 1, loaded.height, loaded.width) if loaded.alpha is None else \
+            1.0 - torch.from_numpy(loaded.alpha)[None, None]
+        ratio, pad = _aspect(aspect)
+
+        if person_crop != NO_CROP:
+            picture = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+            pose = estimators.get_estimator(person_crop).estimate(picture)
+            if pose.num_people == 0 or not pose.visible.any():
+                raise NodeInputError(f"person_crop: {person_crop} found no person in {image!r}")
+            box = person_box(pose, (loaded.height, loaded.width), ratio, margin)
+        elif ratio is not None:
+            box = aspect_box((loaded.height, loaded.width), ratio)
+        else:
+            box = CropBox.whole(loaded.height, loaded.width)
+
+        cropped = crop_to_box(frame, box, pad)
+        cropped_mask = crop_to_box(mask, box, 1.0)
+        info = CropInfo(frame, box, pad)
+        return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
+
+
+def pose_preview(poses: list[Pose]) -> torch.Tensor:
+    """Skeletons of every frame on black, all on the first frame's canvas: IMAGE (N, H, W, 3)."""
+    width, height = poses[0].width, poses[0].height
+    pictures = [draw_skeleton(p if (p.width, p.height) == (width, height) else p.resized(width, height))
+                for p in poses]
+    return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)
+
+
+class LoadPoseKeypoints:
+    """Poses from a JSON file in the input folder: OpenPose JSON (one frame or a list of
+    frames, pixel or normalised coordinates, 18, 25 or 33 keypoints a person)."""
+
+    DESCRIPTION = "Loads a pose or a pose sequence (OpenPose JSON) from the input folder as POSE_KEYPOINT."
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("POSE_KEYPOINT", "IMAGE", "INT")
+    RETURN_NAMES = ("pose", "preview", "frames")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "pose_file": (comfy_compat.list_input_files(comfy_compat.POSE_EXTENSIONS), {
+                    "tooltip": "a .json file in ComfyUI's input folder"}),
+                "canvas_width": ("INT", {"default": 512, "min": 8, "max": 16384,
+                                         "tooltip": "canvas for frames that do not state their size"}),
+                "canvas_height": ("INT", {"default": 512, "min": 8, "max": 16384}),
+            }
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, pose_file):
+        try:
+            comfy_compat.resolve_input_file(pose_file, "pose file")
+        except comfy_compat.InputFileError as error:
+            return str(error)
+        return True
+
+    @classmethod
+    def IS_CHANGED(cls, pose_file, **_):
+        try:
+            return comfy_compat.file_fingerprint(comfy_compat.resolve_input_file(pose_file, "pose file"))
+        except (comfy_compat.InputFileError, OSError):
+            return float("nan")
+
+    def load(self, pose_file: str, canvas_width: int = 512, canvas_height: int = 512):
+        path = comfy_compat.resolve_input_file(pose_file, "pose file")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise NodeInputError(f"pose_file: {pose_file!r} is not valid JSON ({error})") from None
+        poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height))
+        return (poses_to_keypoints(poses), pose_preview(poses), len(poses))

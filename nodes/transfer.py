@@ -1,0 +1,181 @@
+"""Pose transfer nodes: load an RPT-GAN checkpoint, and generate the source person in target poses."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+
+import torch
+
+from rptgan_core.framing import paste_into_frame
+from rptgan_core.pose import resize_image
+
+from . import comfy_compat
+from .convert import NodeInputError, check_image, chw_to_image, image_to_chw, poses_from_keypoints, require_people
+from .loaders import CATEGORY, CropInfo
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+OUTPUTS = ("model size", "pose canvas", "source frame")
+USE_MODEL_INPUT = "(use the model input)"
+_ASPECT_TOLERANCE = 0.02
+_CACHE_SIZE = 2
+_pipelines: OrderedDict[tuple, object] = OrderedDict()
+_pipelines_lock = threading.Lock()
+
+
+def checkpoint_choices() -> list[str]:
+    return comfy_compat.model_files(comfy_compat.MODEL_FOLDER) + [USE_MODEL_INPUT]
+
+
+def _validate_checkpoint(checkpoint: str) -> bool | str:
+    if checkpoint == USE_MODEL_INPUT or checkpoint in comfy_compat.model_files(comfy_compat.MODEL_FOLDER):
+        return True
+    return (f"checkpoint {checkpoint!r} is not in the rptgan model folders; put RPT-GAN .safetensors "
+            "checkpoints in ComfyUI/models/rptgan")
+
+
+def load_pipeline(checkpoint: str, device: str = "auto", precision: str = "auto"):
+    """The PoseTransferPipeline for a checkpoint name, loaded once and kept while the file is unchanged."""
+    from rptgan_core.inference import PoseTransferPipeline
+
+    if checkpoint == USE_MODEL_INPUT:
+        raise NodeInputError(
+            "checkpoint: none chosen; put an RPT-GAN checkpoint (.safetensors) in ComfyUI/models/rptgan and pick it, "
+            "or connect an RPT-GAN Checkpoint Loader to the model input"
+        )
+    if device not in DEVICES:
+        raise NodeInputError(f"device: unknown choice {device!r}; choose one of {list(DEVICES)}")
+    if precision not in PRECISIONS:
+        raise NodeInputError(f"precision: unknown choice {precision!r}; choose one of {list(PRECISIONS)}")
+    try:
+        path = comfy_compat.model_path(comfy_compat.MODEL_FOLDER, checkpoint)
+    except FileNotFoundError as error:
+        raise NodeInputError(f"checkpoint: {error}") from None
+    device = comfy_compat.compute_device(device)
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, device, precision)
+    with _pipelines_lock:
+        if key in _pipelines:
+            _pipelines.move_to_end(key)
+            return _pipelines[key]
+        pipeline = PoseTransferPipeline.from_checkpoint(path, device=device, dtype=precision)
+        _pipelines[key] = pipeline
+        while len(_pipelines) > _CACHE_SIZE:
+            _pipelines.popitem(last=False)
+        return pipeline
+
+
+def describe(pipeline) -> str:
+    """A short text about a loaded model: preset, canvas, how it was trained."""
+    config = pipeline.config
+    lines = [f"RPT-GAN {config.name}: canvas {config.image_width}x{config.image_height}, encoder {config.encoder}, "
+             f"{pipeline.device} {str(pipeline.dtype).replace('torch.', '')}"]
+    training = getattr(pipeline.info, "training", None) or {}
+    if training:
+        lines.append("training: " + json.dumps(training, sort_keys=True)[:2000])
+    return "\n".join(lines)
+
+
+class CheckpointLoader:
+    """Loads an RPT-GAN checkpoint from models/rptgan once, for one or more Pose Transfer nodes."""
+
+    DESCRIPTION = "Loads an RPT-GAN generator (.safetensors from models/rptgan) on the chosen device and precision."
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("RPTGAN_MODEL", "STRING")
+    RETURN_NAMES = ("model", "info")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "checkpoint": (comfy_compat.model_files(comfy_compat.MODEL_FOLDER),),
+                "device": (list(DEVICES), {"default": "auto"}),
+                "precision": (list(PRECISIONS), {"default": "auto"}),
+            }
+        }
+
+    def load(self, checkpoint: str, device: str = "auto", precision: str = "auto"):
+        pipeline = load_pipeline(checkpoint, device, precision)
+        return (pipeline, describe(pipeline))
+
+
+class PoseTransfer:
+    """A source person and target poses in, the person in those poses out."""
+
+    DESCRIPTION = (
+        "Generates the source person in each target pose: one pose gives one image, a pose sequence a batch of "
+        "frames. Output at the model's size, on the pose canvas, or back in the source frame (pasted into the "
+        "original photo when LoadPersonImage's crop is connected)."
+    )
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("images",)
+    FUNCTION = "generate"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "the source person (one image, or one per pose)"}),
+                "pose": ("POSE_KEYPOINT", {"tooltip": "target pose(s); each frame's main person is used"}),
+                "checkpoint": (checkpoint_choices(), {"tooltip": "ignored when the model input is connected"}),
+                "device": (list(DEVICES), {"default": "auto"}),
+                "precision": (list(PRECISIONS), {"default": "auto"}),
+                "output": (list(OUTPUTS), {"default": "model size"}),
+                "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "images per forward pass"}),
+            },
+            "optional": {
+                "model": ("RPTGAN_MODEL",),
+                "crop": ("RPTGAN_CROP", {"tooltip": "from Load Person Image: paste results back into the photo"}),
+            },
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, checkpoint):
+        return _validate_checkpoint(checkpoint)
+
+    def generate(self, image, pose, checkpoint: str, device: str = "auto", precision: str = "auto",
+                 output: str = "model size", batch_size: int = 8, model=None, crop: CropInfo | None = None):
+        image = check_image(image)
+        if output not in OUTPUTS:
+            raise NodeInputError(f"output: unknown choice {output!r}; choose one of {list(OUTPUTS)}")
+        poses = poses_from_keypoints(pose, "pose", (image.shape[2], image.shape[1]))
+        require_people(poses, "pose")
+        count = max(len(image), len(poses))
+        if len(image) not in (1, count) or len(poses) not in (1, count):
+            raise NodeInputError(
+                f"mismatched batch sizes: {len(image)} source images and {len(poses)} pose frames "
+                "(give as many of each, or one source image for a pose sequence)"
+            )
+        if crop is not None and not isinstance(crop, CropInfo):
+            raise NodeInputError(f"crop: expected the crop output of Load Person Image, got {type(crop).__name__}")
+        pipeline = model if model is not None else load_pipeline(checkpoint, device, precision)
+        if not callable(pipeline) or not hasattr(pipeline, "config"):
+            raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, got {type(pipeline).__name__}")
+
+        comfy_compat.check_interrupt()
+        mode = "model" if output == "model size" else "pose"
+        generated = pipeline(image_to_chw(image), poses, batch_size=batch_size, output=mode,
+                             callback=comfy_compat.progress_callback(count))
+        if output == "source frame":
+            generated = self._into_source_frame(generated, image, crop)
+        return (chw_to_image(generated),)
+
+    @staticmethod
+    def _into_source_frame(generated: torch.Tensor, image: torch.Tensor, crop: CropInfo | None) -> torch.Tensor:
+        height, width = generated.shape[-2:]
+        target = crop.output_size if crop is not None else tuple(image.shape[1:3])
+        wanted, got = target[1] / target[0], width / height
+        if abs(got - wanted) / wanted > _ASPECT_TOLERANCE:
+            raise NodeInputError(
+                f"output 'source frame': the pose canvas ({width}x{height}) and the source image "
+                f"({target[1]}x{target[0]}) have different shapes; estimate the pose on the source image, "
+                "or choose output 'pose canvas' or 'model size'"
+            )
+        if crop is None:
+            return resize_image(generated, *target).clamp(0, 1)
+        return paste_into_frame(crop.frame, generated, crop.box).clamp(0, 1)

@@ -1,0 +1,121 @@
+"""Framing a person: a crop box around them at the model's aspect ratio, and
+pasting generated pictures back into the frame they were cut from.
+
+Boxes are in pixels of the full frame and may reach past its edges (the part
+outside is padded when cropping and skipped when pasting), so a person near
+the border still gets a box of the right shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .pose import Pose, PoseError, crop, resize_image
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A ``width`` x ``height`` window whose top-left pixel is (left, top) in the frame."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"crop box must have a positive size, got {self.width}x{self.height}")
+
+    @classmethod
+    def whole(cls, height: int, width: int) -> "CropBox":
+        return cls(0, 0, width, height)
+
+
+def person_box(pose: Pose, frame_size: tuple[int, int], aspect: float | None = None, margin: float = 0.15,
+               person: int | None = None) -> CropBox:
+    """A box around one person, grown by ``margin`` and to ``aspect``.
+
+    Args:
+        pose: keypoints on the frame's canvas.
+        frame_size: (height, width) of the frame.
+        aspect: width / height of the box (the model canvas's), or None to keep the person's.
+        margin: added on every side, as a fraction of the person's keypoint height
+            (keypoints sit inside the body: the crown is above the eyes, the soles below the ankles).
+        person: whom to frame (default: the main person).
+
+    The box is moved inside the frame where it fits, centred on the frame where it does not.
+    """
+    if pose.num_people == 0 or not pose.visible.any():
+        raise PoseError("no person to crop to: the pose has no visible keypoints")
+    if margin < 0:
+        raise ValueError(f"margin must not be negative, got {margin}")
+    index = pose.main_person_index() if person is None else person
+    keypoints = pose.person(index).keypoints[0]
+    seen = keypoints[keypoints[:, 2] > 0, :2].astype(np.float64)
+    sx, sy = frame_size[1] / pose.width, frame_size[0] / pose.height
+    seen = (seen + 0.5) * (sx, sy) - 0.5
+    low, high = seen.min(axis=0), seen.max(axis=0)
+    pad = margin * max(high[1] - low[1], high[0] - low[0], 1.0)
+    low, high = low - pad, high + pad
+    width, height = high[0] - low[0], high[1] - low[1]
+    if aspect is not None:
+        if aspect <= 0:
+            raise ValueError(f"aspect must be positive, got {aspect}")
+        if width / height < aspect:
+            width = height * aspect
+        else:
+            height = width / aspect
+    centre = (low + high) / 2
+    width, height = max(1, round(width)), max(1, round(height))
+    return CropBox(_place(centre[0], width, frame_size[1]), _place(centre[1], height, frame_size[0]), width, height)
+
+
+def aspect_box(frame_size: tuple[int, int], aspect: float) -> CropBox:
+    """The smallest box of shape ``aspect`` (width / height) holding the whole frame, centred:
+    letterboxing the frame to that shape."""
+    if aspect <= 0:
+        raise ValueError(f"aspect must be positive, got {aspect}")
+    height, width = frame_size
+    if width / height < aspect:
+        box_width, box_height = max(width, round(height * aspect)), height
+    else:
+        box_width, box_height = width, max(height, round(width / aspect))
+    return CropBox(-((box_width - width) // 2), -((box_height - height) // 2), box_width, box_height)
+
+
+def _place(centre: float, size: int, limit: int) -> int:
+    """Start of a ``size`` span centred near ``centre`` that stays inside [0, limit) when it fits."""
+    if size >= limit:
+        return -((size - limit) // 2)
+    return int(min(max(round(centre - size / 2), 0), limit - size))
+
+
+def crop_to_box(images: torch.Tensor, box: CropBox, fill: float = 0.0) -> torch.Tensor:
+    """Cut ``box`` out of (..., C, H, W); where it reaches past the frame, ``fill``."""
+    height, width = images.shape[-2:]
+    cropped, _ = crop(images, Pose.empty(int(width), int(height)), box.top, box.left, box.height, box.width, fill)
+    return cropped
+
+
+def paste_into_frame(frames: torch.Tensor, patches: torch.Tensor, box: CropBox) -> torch.Tensor:
+    """Paste (B, C, h, w) ``patches``, scaled to the box, into copies of (B or 1, C, H, W) ``frames``.
+
+    Returns (B, C, H, W); the parts of the box outside the frame are dropped.
+    """
+    if frames.dim() != 4 or patches.dim() != 4:
+        raise ValueError(f"frames and patches must be (B, C, H, W), got {tuple(frames.shape)} and {tuple(patches.shape)}")
+    if frames.shape[1] != patches.shape[1]:
+        raise ValueError(f"frames have {frames.shape[1]} channels, patches {patches.shape[1]}")
+    if len(frames) not in (1, len(patches)):
+        raise ValueError(f"{len(frames)} frames for {len(patches)} patches: give one frame or one per patch")
+    patches = resize_image(patches.to(frames.dtype), box.height, box.width)
+    out = frames.expand(len(patches), -1, -1, -1).clone()
+    height, width = out.shape[-2:]
+    y0, x0 = max(box.top, 0), max(box.left, 0)
+    y1, x1 = min(box.top + box.height, height), min(box.left + box.width, width)
+    if y1 > y0 and x1 > x0:
+        out[..., y0:y1, x0:x1] = patches[..., y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left]
+    return out

@@ -1,0 +1,143 @@
+"""Fixtures for the node tests: the pack loaded as ComfyUI loads it, folders in
+a temporary directory, tiny checkpoints, and a fake pose estimator."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+PACK_MODULE = "comfyui_rptgan_under_test"
+FAKE_BACKEND = "fake-estimator"
+
+
+def load_pack():
+    """Import the repository root as a custom node package, the way ComfyUI's loader does."""
+    if PACK_MODULE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(PACK_MODULE, REPO / "__init__.py",
+                                                      submodule_search_locations=[str(REPO)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACK_MODULE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[PACK_MODULE]
+
+
+def pack_module(name: str):
+    """A submodule of the pack, e.g. ``pack_module("nodes.convert")``."""
+    load_pack()
+    return importlib.import_module(f"{PACK_MODULE}.{name}")
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return load_pack()
+
+
+@pytest.fixture
+def nodes(pack):
+    return pack.NODE_CLASS_MAPPINGS
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    """Input, temp and model folders for the no-ComfyUI fallbacks."""
+    layout = {name: tmp_path / name for name in ("input", "temp", "models", "upscale")}
+    for path in layout.values():
+        path.mkdir()
+    monkeypatch.setenv("RPTGAN_INPUT_DIR", str(layout["input"]))
+    monkeypatch.setenv("RPTGAN_TEMP_DIR", str(layout["temp"]))
+    monkeypatch.setenv("RPTGAN_MODELS_DIR", str(layout["models"]))
+    monkeypatch.setenv("RPTGAN_UPSCALE_DIR", str(layout["upscale"]))
+    return layout
+
+
+def standing_keypoints(width: float, height: float, shift: float = 0.0) -> np.ndarray:
+    """(18, 3) keypoints of an upright figure facing the camera, all visible."""
+    u = np.array([
+        [0.50, 0.10], [0.50, 0.20], [0.35, 0.20], [0.30, 0.35], [0.28, 0.50], [0.65, 0.20], [0.70, 0.35],
+        [0.72, 0.50], [0.42, 0.52], [0.42, 0.70], [0.42, 0.88], [0.58, 0.52], [0.58, 0.70], [0.58, 0.88],
+        [0.46, 0.08], [0.54, 0.08], [0.42, 0.09], [0.58, 0.09],
+    ])
+    points = np.concatenate([(u + [shift, 0]) * [width, height], np.ones((18, 1))], axis=1)
+    return points.astype(np.float32)
+
+
+def keypoint_frame(width: int, height: int, people: int = 1) -> dict:
+    """One POSE_KEYPOINT frame in pixels with ``people`` standing figures."""
+    return {
+        "people": [{"pose_keypoints_2d": standing_keypoints(width, height, 0.2 * i - 0.1 * (people - 1))
+                    .reshape(-1).tolist()} for i in range(people)],
+        "canvas_width": width,
+        "canvas_height": height,
+    }
+
+
+class FakeEstimator:
+    """Finds one standing person in the middle third of any image that is not all black."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def estimate(self, image: np.ndarray):
+        from rptgan_core.pose import Pose
+
+        self.calls += 1
+        height, width = image.shape[:2]
+        if image.max() == 0:
+            return Pose.empty(width, height)
+        keypoints = standing_keypoints(width / 3, height / 2)
+        keypoints[:, 0] += width / 3
+        keypoints[:, 1] += height / 4
+        return Pose(keypoints, width, height)
+
+
+@pytest.fixture
+def fake_estimator(pack):
+    from rptgan_core.estimation import register_backend
+
+    estimators = pack_module("nodes.estimators")
+    estimator = FakeEstimator()
+    register_backend(FAKE_BACKEND, lambda **options: estimator)
+    estimators.forget_estimators()
+    yield estimator
+    estimators.forget_estimators()
+
+
+@pytest.fixture
+def tiny_checkpoint(folders):
+    """A tiny generator saved in the models folder; returns its file name."""
+    from rptgan_core.checkpoint import save_checkpoint
+    from rptgan_core.config import get_config
+    from rptgan_core.networks import build_generator
+
+    torch.manual_seed(0)
+    generator = build_generator(get_config("tiny"))
+    save_checkpoint(folders["models"] / "tiny.safetensors", generator, training={"steps": 0, "data": "none"})
+    return "tiny.safetensors"
+
+
+def save_picture(path: Path, array: np.ndarray, **options) -> Path:
+    Image.fromarray(array).save(path, **options)
+    return path
+
+
+@pytest.fixture
+def person_png(folders):
+    """A 48x64 RGB picture in the input folder: grey background, brighter middle."""
+    array = np.full((64, 48, 3), 90, np.uint8)
+    array[16:48, 16:32] = (200, 150, 120)
+    save_picture(folders["input"] / "person.png", array)
+    return "person.png"
+
+
+def image_batch(count: int = 1, height: int = 64, width: int = 48, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(count, height, width, 3, generator=generator)
+
