@@ -36,27 +36,29 @@ _NESTED_FOLDERS = ("", "lllyasviel/Annotators", "annotator/ckpts")
 
 def import_controlnet_openpose():
     """controlnet_aux.open_pose, imported without running controlnet_aux/__init__.py
-    when controlnet_aux is not imported yet.
+    unless controlnet_aux is imported already.
 
     That __init__ imports every annotator controlnet-aux ships (seconds of
     imports) and, with mediapipe >= 0.10.30 installed, fails with
     ``AttributeError: module 'mediapipe' has no attribute 'solutions'``. The
     OpenPose module needs none of it, so it is imported under a bare package
-    object that is removed again afterwards: a later ``import controlnet_aux``
-    elsewhere still runs the real __init__ (and reuses this open_pose module).
+    object, and every ``controlnet_aux`` entry this adds to ``sys.modules`` is
+    taken out again: the module stays private to this package, and a later
+    ``import controlnet_aux`` elsewhere behaves exactly as it would without it.
     """
     if "controlnet_aux" in sys.modules:
         return importlib.import_module("controlnet_aux.open_pose")
     spec = importlib.util.find_spec("controlnet_aux")
     if spec is None or spec.submodule_search_locations is None:
         raise EstimatorUnavailable("the openpose estimator needs controlnet-aux: pip install 'controlnet-aux>=0.0.9'")
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["controlnet_aux"] = package
+    before = set(sys.modules)
+    sys.modules["controlnet_aux"] = importlib.util.module_from_spec(spec)
     try:
         return importlib.import_module("controlnet_aux.open_pose")
     finally:
-        if sys.modules.get("controlnet_aux") is package:
-            del sys.modules["controlnet_aux"]
+        for name in set(sys.modules) - before:
+            if name == "controlnet_aux" or name.startswith("controlnet_aux."):
+                del sys.modules[name]
 
 
 def find_body_model(model_path: str | os.PathLike | None = None, model_dir: str | os.PathLike | None = None,
@@ -131,9 +133,11 @@ def load_body_network(path: str | os.PathLike, device: str | torch.device = "cpu
     Raises:
         EstimatorUnavailable: the file is unreadable or holds another network.
     """
-    open_pose = import_controlnet_openpose()
-    network = open_pose.model.bodypose_model()
     weights = read_body_weights(path)
+    open_pose = import_controlnet_openpose()
+    # Built on the meta device: no time spent on a random initialisation that is overwritten.
+    with torch.device("meta"):
+        network = open_pose.model.bodypose_model()
     expected = network.state_dict()
     state, missing, wrong_shape = {}, [], []
     for name, tensor in expected.items():
@@ -143,12 +147,12 @@ def load_body_network(path: str | os.PathLike, device: str | torch.device = "cpu
         elif value.shape != tensor.shape:
             wrong_shape.append(f"{name} {tuple(value.shape)} instead of {tuple(tensor.shape)}")
         else:
-            state[name] = value
+            state[name] = value.to(torch.float32)  # half-precision copies exist; the input is float32
     if missing or wrong_shape:
         problems = [f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})"] if missing else []
         problems += [f"{len(wrong_shape)} with the wrong shape (e.g. {wrong_shape[0]})"] if wrong_shape else []
         raise EstimatorUnavailable(f"{path} is not an OpenPose body model: {'; '.join(problems)}")
-    network.load_state_dict(state)
+    network.load_state_dict(state, assign=True)
     return network.to(device).eval()
 
 
