@@ -244,6 +244,34 @@ def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
     assert moved == pytest.approx(expected, abs=0.02)
     browser.find_element("css selector", ".rptgan-pose-editor").screenshot(str(artifacts / "comfyui-editor-dragged.png"))
 
+    # With the editor focused, Ctrl+Z / Ctrl+Y undo and redo the drag in the editor, not in ComfyUI's graph history.
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    def chord(key: str) -> None:
+        ActionChains(browser).key_down(Keys.CONTROL).send_keys(key).key_up(Keys.CONTROL).perform()
+
+    value = f"{node}.widgets.find(w => w.name === 'edited_pose').value"
+    chord("z")
+    _wait(browser, f"return {value} === ''", 5, "the editor to undo the drag")
+    time.sleep(0.3)  # ComfyUI's key handling runs a frame later; it must leave the graph alone
+    assert browser.execute_script(f"return {value}") == ""
+    assert browser.execute_script("return window.comfyAPI.app.app.graph.nodes.length") == 4
+    chord("y")
+    _wait(browser, f"return {value} === arguments[0]", 5, "the editor to redo the drag", stored)
+
+    # With the graph focused, ComfyUI's own undo takes the edit back (it is part of the workflow);
+    # the rebuilt editor still knows the incoming pose.
+    builder = ActionBuilder(browser, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"))
+    builder.pointer_action.move_to_location(700, 650).pointer_down().pointer_up()
+    builder.perform()
+    chord("z")
+    _wait(browser, f"return {value} === ''", 10, "ComfyUI's undo to restore the unedited pose")
+    _wait(browser, f"return Boolean({node}.rptganPoseEditor?.editor.model.incoming)", 5, "the rebuilt editor's incoming pose")
+    chord("y")
+    _wait(browser, f"return {value} === arguments[0]", 10, "ComfyUI's redo to restore the edit", stored)
+    assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.edited") is True
+
     # The edit is part of the saved workflow and of the API prompt.
     prompt = browser.execute_async_script(
         "const done = arguments[0]; window.comfyAPI.app.app.graphToPrompt().then(p => done(p));"

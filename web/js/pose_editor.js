@@ -18,6 +18,15 @@ const EDITOR_WIDGET = "pose_editor";
 const EDITOR_MIN_HEIGHT = 360;
 const NODE_MIN_WIDTH = 400;
 
+// The last ui message of each EditPose node this session, keyed by graph and
+// node id: ComfyUI's own undo and redo rebuild the nodes from the workflow, and
+// the rebuilt editor should still know the incoming pose and source image.
+const lastResults = new Map();
+
+function resultKey(node) {
+  return `${node.graph?.id ?? ""}:${node.id}`;
+}
+
 function warn(message, error) {
   console.warn(`[RPT-GAN pose editor] ${message}; the node keeps its plain widgets.`, error ?? "");
 }
@@ -94,9 +103,12 @@ function mountEditor(node) {
   return {
     editor,
     syncFromWidget() {
+      const cached = lastResults.get(resultKey(node));
+      if (cached && !editor.model.incoming) this.showResult(cached);
       editor.loadValue(valueWidget.value ?? "");
     },
     showResult(message) {
+      lastResults.set(resultKey(node), message);
       if (message?.rptgan_pose) editor.setIncomingFromUi(message.rptgan_pose);
       const image = message?.rptgan_background?.[0];
       editor.setBackground(image?.filename ? viewUrl(image) : null);

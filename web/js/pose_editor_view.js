@@ -32,7 +32,10 @@ const STYLE = `
 .rptgan-pose-editor button:disabled, .rptgan-pose-editor select:disabled { opacity: 0.4; cursor: default; }
 .rptgan-pose-editor .rpe-stage { flex: 1 1 auto; min-height: 60px; position: relative; overflow: hidden;
   display: flex; align-items: center; justify-content: center; background: #1a1a1a; border-radius: 4px; }
-.rptgan-pose-editor canvas { display: block; touch-action: none; outline: none; cursor: default; }
+.rptgan-pose-editor .rpe-stage:focus-within { box-shadow: inset 0 0 0 1px #7af; }
+.rptgan-pose-editor canvas { display: block; touch-action: none; cursor: default; }
+.rptgan-pose-editor .rpe-keys { position: absolute; left: 0; top: 0; width: 1px; height: 1px; opacity: 0;
+  pointer-events: none; border: 0; padding: 0; }
 .rptgan-pose-editor canvas.rpe-placing { cursor: crosshair; }
 .rptgan-pose-editor canvas.rpe-over-joint { cursor: grab; }
 .rptgan-pose-editor .rpe-status { min-height: 1.3em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
@@ -108,8 +111,18 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     controls.undo, controls.redo, controls.mirror, controls.mirrorPerson, controls.reset,
     controls.person, controls.addPerson, controls.removePerson, controls.addKeypoint, controls.removeKeypoint, framePager,
   ]);
-  const canvas = make(doc, "canvas", { tabIndex: 0 });
-  const stage = make(doc, "div", { className: "rpe-stage" }, [canvas]);
+  const canvas = make(doc, "canvas");
+  // Keyboard focus sits in a read-only text field rather than on the canvas:
+  // hosts such as ComfyUI leave keys typed into text fields alone (its graph
+  // undo would otherwise take Ctrl+Z), and the editor handles them here.
+  const keys = make(doc, "input", {
+    className: "rpe-keys",
+    readOnly: true,
+    inputMode: "none",
+    autocomplete: "off",
+    ariaLabel: "Pose editor: arrow keys move the selected joint, Delete removes it, Ctrl+Z undoes",
+  });
+  const stage = make(doc, "div", { className: "rpe-stage" }, [canvas, keys]);
   const status = make(doc, "div", { className: "rpe-status" });
   const element = make(doc, "div", { className: "rptgan-pose-editor" }, [toolbar, stage, status]);
 
@@ -292,7 +305,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   canvas.addEventListener("pointerdown", (event) => {
     if (!model.frame || event.button !== 0) return;
     event.stopPropagation();
-    canvas.focus({ preventScroll: true });
+    keys.focus({ preventScroll: true });
     const [x, y] = posePoint(event);
     if (placing !== null) {
       const keypoint = placing;
@@ -310,6 +323,9 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     grab = { dx: kx - x, dy: ky - y, pointerId: event.pointerId };
     canvas.setPointerCapture?.(event.pointerId);
   });
+
+  // Clicking a canvas would move focus to the page; keep it in the key field.
+  canvas.addEventListener("mousedown", (event) => event.preventDefault());
 
   canvas.addEventListener("pointermove", (event) => {
     if (!model.frame) return;
@@ -345,7 +361,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     event.stopPropagation();
   });
 
-  canvas.addEventListener("keydown", (event) => {
+  keys.addEventListener("keydown", (event) => {
     const key = event.key;
     const command = event.ctrlKey || event.metaKey;
     let handled = true;
@@ -392,7 +408,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   });
   on(controls.addKeypoint, "change", () => {
     placing = controls.addKeypoint.value === "" ? null : Number(controls.addKeypoint.value);
-    if (placing !== null) canvas.focus({ preventScroll: true });
+    if (placing !== null) keys.focus({ preventScroll: true });
     update();
   });
   on(controls.person, "change", () => model.setActivePerson(Number(controls.person.value)));
