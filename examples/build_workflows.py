@@ -1,0 +1,224 @@
+"""Write the example workflows in both ComfyUI formats from one description.
+
+    python examples/build_workflows.py
+
+* ``example_workflows/<name>.json``: UI format, to drag into ComfyUI (the
+  template browser lists them under this pack);
+* ``example_workflows/api/<name>.json``: the API-format twin, for /prompt, for
+  scripts/queue_workflows.py and for examples/run_example.py.
+
+Widget order and link types come from the node classes themselves, so the
+files stay in step with the nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from graph_executor import PACK_DIR, WIDGET_TYPES, node_classes  # noqa: E402
+
+DEMO_CHECKPOINT = "rptgan-synthetic-demo.safetensors"
+PERSON = "synthetic_person.png"
+PERSON_POSE = "synthetic_person_pose.json"
+SEQUENCE = "synthetic_wave_sequence.json"
+OUR_PACK = "comfyui-rptgan"
+COLUMN, ROW = 360, 40
+
+
+@dataclass
+class Node:
+    id: int
+    class_type: str
+    inputs: dict
+    title: str | None = None
+
+
+@dataclass
+class Workflow:
+    name: str
+    note: str
+    nodes: list[Node]
+
+
+def link(node: int, slot: int = 0) -> tuple[int, int]:
+    return (node, slot)
+
+
+WORKFLOWS = [
+    Workflow(
+        "rptgan_pose_sequence",
+        "RPT-GAN: one source image and a pose sequence give a batch of frames. The source and the 8 poses are "
+        "synthetic (examples/assets); put rptgan-synthetic-demo.safetensors (shipped in the pack's checkpoints/) "
+        "or your own checkpoint in the dropdown. Frames are upscaled 2x with lanczos and saved.",
+        [
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
+                                               "margin": 0.15, "transparency": "keep colours"}),
+            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": SEQUENCE, "canvas_width": 96, "canvas_height": 128}),
+            Node(3, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(2), "checkpoint": DEMO_CHECKPOINT,
+                                            "device": "auto", "precision": "auto", "output": "pose canvas",
+                                            "batch_size": 8}),
+            Node(4, "RPTGAN_Upscale", {"image": link(3), "method": "lanczos", "scale": 2.0, "upscale_model": "none",
+                                       "tile": 512, "overlap": 32}),
+            Node(5, "SaveImage", {"images": link(4), "filename_prefix": "rptgan/wave"}),
+            Node(6, "SaveImage", {"images": link(2, 1), "filename_prefix": "rptgan/wave_pose"}),
+        ],
+    ),
+    Workflow(
+        "rptgan_edit_pose",
+        "RPT-GAN: edit a pose, then re-pose the person. Edit Pose raises the left arm by 110 degrees; "
+        "open its editor to drag keypoints. The model is loaded once by the checkpoint loader.",
+        [
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
+                                               "margin": 0.15, "transparency": "keep colours"}),
+            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128}),
+            Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": False, "scale": 1.0, "rotate": 0.0,
+                                        "translate_x": 0.0, "translate_y": 0.0, "limb": "left_arm",
+                                        "limb_angle": -110.0, "keypoint": "none", "keypoint_action": "set",
+                                        "keypoint_x": 0.5, "keypoint_y": 0.5, "person": -1, "edited_pose": "",
+                                        "image": link(1)}),
+            Node(4, "RPTGAN_CheckpointLoader", {"checkpoint": DEMO_CHECKPOINT, "device": "auto", "precision": "auto"}),
+            Node(5, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
+                                            "device": "auto", "precision": "auto", "output": "source frame",
+                                            "batch_size": 8, "model": link(4)}),
+            Node(6, "SaveImage", {"images": link(5), "filename_prefix": "rptgan/edited"}),
+            Node(7, "SaveImage", {"images": link(3, 1), "filename_prefix": "rptgan/edited_pose"}),
+        ],
+    ),
+    Workflow(
+        "rptgan_photo_to_pose",
+        "RPT-GAN on your own photo: Load Person Image finds the person (OpenPose, needs controlnet-aux and its "
+        "body model) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
+        "the result is pasted back into the photo. Replace the example image with a photo of one person.",
+        [
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "openpose",
+                                               "aspect": "synthetic (96x128)", "margin": 0.15,
+                                               "transparency": "keep colours"}),
+            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "openpose", "if_no_person": "error",
+                                            "preview_over_image": True}),
+            Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": True, "scale": 1.0, "rotate": 0.0,
+                                        "translate_x": 0.0, "translate_y": 0.0, "limb": "none", "limb_angle": 0.0,
+                                        "keypoint": "none", "keypoint_action": "set", "keypoint_x": 0.5,
+                                        "keypoint_y": 0.5, "person": -1, "edited_pose": "", "image": link(1)}),
+            Node(4, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
+                                            "device": "auto", "precision": "auto", "output": "source frame",
+                                            "batch_size": 8, "crop": link(1, 2)}),
+            Node(5, "SaveImage", {"images": link(4), "filename_prefix": "rptgan/photo"}),
+            Node(6, "SaveImage", {"images": link(2, 1), "filename_prefix": "rptgan/photo_pose"}),
+        ],
+    ),
+]
+
+
+def api_format(workflow: Workflow) -> dict:
+    prompt = {}
+    for node in workflow.nodes:
+        inputs = {name: [str(v[0]), v[1]] if isinstance(v, tuple) else v for name, v in node.inputs.items()}
+        prompt[str(node.id)] = {"class_type": node.class_type, "inputs": inputs,
+                                "_meta": {"title": node.title or node.class_type}}
+    return prompt
+
+
+def _depths(workflow: Workflow) -> dict[int, int]:
+    depth: dict[int, int] = {}
+
+    def of(node: Node) -> int:
+        if node.id not in depth:
+            parents = [v[0] for v in node.inputs.values() if isinstance(v, tuple)]
+            by_id = {n.id: n for n in workflow.nodes}
+            depth[node.id] = 1 + max((of(by_id[p]) for p in parents), default=-1)
+        return depth[node.id]
+
+    for node in workflow.nodes:
+        of(node)
+    return depth
+
+
+def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
+    links, link_id = [], 0
+    outgoing: dict[tuple[int, int], list[int]] = {}
+    incoming: dict[tuple[int, str], int] = {}
+    slot_of: dict[tuple[int, str], int] = {}
+    for node in workflow.nodes:
+        spec = classes[node.class_type].INPUT_TYPES()
+        entries = {**spec.get("required", {}), **spec.get("optional", {})}
+        socket_names = [name for name, entry in entries.items() if not isinstance(entry[0], list)
+                        and entry[0] not in WIDGET_TYPES]
+        for slot, name in enumerate(socket_names):
+            slot_of[(node.id, name)] = slot
+        for name, value in node.inputs.items():
+            if isinstance(value, tuple):
+                link_id += 1
+                source = next(n for n in workflow.nodes if n.id == value[0])
+                kind = classes[source.class_type].RETURN_TYPES[value[1]]
+                links.append([link_id, value[0], value[1], node.id, slot_of[(node.id, name)], kind])
+                outgoing.setdefault(value, []).append(link_id)
+                incoming[(node.id, name)] = link_id
+
+    depth = _depths(workflow)
+    per_column: dict[int, int] = {}
+    ui_nodes = []
+    for order, node in enumerate(sorted(workflow.nodes, key=lambda n: (depth[n.id], n.id))):
+        cls = classes[node.class_type]
+        spec = cls.INPUT_TYPES()
+        entries = {**spec.get("required", {}), **spec.get("optional", {})}
+        inputs, widgets = [], []
+        for name, entry in entries.items():
+            kind, options = entry[0], (entry[1] if len(entry) > 1 else {})
+            if isinstance(kind, list) or kind in WIDGET_TYPES:
+                value = node.inputs.get(name, options.get("default", kind[0] if isinstance(kind, list) and kind else None))
+                widgets.append(value)
+                if options.get("image_upload"):
+                    widgets.append("image")  # the upload button's own value, as ComfyUI's LoadImage stores it
+            else:
+                inputs.append({"name": name, "type": kind, "link": incoming.get((node.id, name))})
+        names = getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES
+        outputs = [{"name": names[i], "type": kind, "links": outgoing.get((node.id, i), []), "slot_index": i}
+                   for i, kind in enumerate(cls.RETURN_TYPES)]
+        column = depth[node.id]
+        top = per_column.get(column, 0)
+        height = 60 + 26 * (len(widgets) + len(inputs)) + (260 if node.class_type == "SaveImage" else 0)
+        per_column[column] = top + height + ROW
+        ui_nodes.append({
+            "id": node.id, "type": node.class_type, "pos": [column * COLUMN, top], "size": [320, height],
+            "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
+            "properties": {"Node name for S&R": node.class_type,
+                           "cnr_id": OUR_PACK if node.class_type.startswith("RPTGAN_") else "comfy-core"},
+            "widgets_values": widgets,
+        })
+    note_id = max(n.id for n in workflow.nodes) + 1
+    ui_nodes.append({"id": note_id, "type": "Note", "pos": [0, -220], "size": [700, 160], "flags": {},
+                     "order": len(ui_nodes), "mode": 0, "inputs": [], "outputs": [], "properties": {},
+                     "widgets_values": [workflow.note]})
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-rptgan/{workflow.name}")),
+        "revision": 0, "last_node_id": note_id, "last_link_id": link_id,
+        "nodes": ui_nodes, "links": links, "groups": [], "config": {},
+        "extra": {"ds": {"scale": 1.0, "offset": [40, 260]}}, "version": 0.4,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(PACK_DIR, "example_workflows"))
+    args = parser.parse_args()
+    classes = node_classes()
+    os.makedirs(os.path.join(args.out, "api"), exist_ok=True)
+    for workflow in WORKFLOWS:
+        with open(os.path.join(args.out, f"{workflow.name}.json"), "w", encoding="utf-8") as handle:
+            json.dump(ui_format(workflow, classes), handle, indent=2)
+            handle.write("\n")
+        with open(os.path.join(args.out, "api", f"{workflow.name}.json"), "w", encoding="utf-8") as handle:
+            json.dump(api_format(workflow), handle, indent=2)
+            handle.write("\n")
+        print(f"wrote {workflow.name} (UI and API formats) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
