@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import os
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from .base import EstimatorUnavailable, PoseEstimator
 HUB_REPO = "lllyasviel/Annotators"
 HUB_FILENAME = "body_pose_model.pth"
 BODY_MODEL_FILES = ("body_pose_model.safetensors", "body_pose_model.pth")
+MAX_ASPECT = 4.0
 # Where comfyui_controlnet_aux and the hub's local_dir layout keep the file under a ckpts folder.
 _NESTED_FOLDERS = ("", "lllyasviel/Annotators", "annotator/ckpts")
 
@@ -209,9 +211,14 @@ class OpenPoseEstimator(PoseEstimator):
 
     def detect(self, image: np.ndarray) -> Pose:
         height, width = image.shape[:2]
+        # The network sees the picture 184 px high, so a long thin strip would become a
+        # very wide input; grey rows below it keep the input at most MAX_ASPECT wide.
+        padded_height = max(height, math.ceil(width / MAX_ASPECT))
+        bgr = np.full((padded_height, width, 3), 128, np.uint8)
+        bgr[:height] = image[:, :, ::-1]
         with torch.inference_mode():
-            candidate, subset = self._body(np.ascontiguousarray(image[:, :, ::-1]))  # it wants BGR
-        return Pose(people_from_peaks(candidate, subset), width, height)
+            candidate, subset = self._body(bgr)
+        return Pose(people_from_peaks(candidate, subset), width, padded_height).translated(0, 0, width, height)
 
     def __repr__(self) -> str:
         return f"OpenPoseEstimator(model_path={str(self.model_path)!r})"

@@ -130,9 +130,11 @@ class _PlantedBodyNetwork(torch.nn.Module):
     def __init__(self, people_on_input: list[np.ndarray]) -> None:
         super().__init__()
         self.people = people_on_input
+        self.input_shapes: list[tuple[int, ...]] = []
         self.anchor = torch.nn.Parameter(torch.zeros(1))  # Body reads the device from the parameters
 
     def forward(self, image: torch.Tensor):
+        self.input_shapes.append(tuple(image.shape))
         rows, cols = image.shape[2] // 8, image.shape[3] // 8
         # Centres of the stride-8 cells in input pixels.
         y, x = np.meshgrid(np.arange(rows) * 8 + 3.5, np.arange(cols) * 8 + 3.5, indexing="ij")
@@ -170,6 +172,17 @@ def test_planted_network_outputs_come_back_as_the_people_on_the_photo(random_wei
     for found, truth in zip(pose.keypoints[order], people):
         np.testing.assert_allclose(found[:, :2], truth, atol=2.5 / scale)
     assert pose.main_person_index() == order[0]
+
+
+def test_long_thin_strips_are_padded_for_the_network(random_weights, monkeypatch):
+    network = _PlantedBodyNetwork([])
+    monkeypatch.setattr(openpose, "load_body_network", lambda path, device="cpu": network)
+    estimator = create_estimator("openpose", model_path=random_weights / "random.safetensors")
+    strip = np.random.default_rng(0).integers(0, 256, (16, 640, 3), dtype=np.uint8)
+    pose = estimator.estimate(strip)
+    assert pose.num_people == 0 and (pose.width, pose.height) == (640, 16)
+    (_, _, input_height, input_width), = network.input_shapes
+    assert input_height == 184 and input_width <= 4 * 184 + 8
 
 
 def _local_body_model():
