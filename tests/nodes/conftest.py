@@ -1,5 +1,7 @@
 """Fixtures for the node tests: the pack loaded as ComfyUI loads it, folders in
-a temporary directory, tiny checkpoints, and a fake pose estimator."""
+a temporary directory, tiny checkpoints, and a fake pose estimator. Helpers
+reach the tests through the ``kit`` fixture (test files cannot import conftest
+under --import-mode=importlib)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -141,3 +144,12 @@ def image_batch(count: int = 1, height: int = 64, width: int = 48, seed: int = 0
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(count, height, width, 3, generator=generator)
 
+
+
+@pytest.fixture
+def kit():
+    """The helpers above, for the tests."""
+    return SimpleNamespace(
+        repo=REPO, pack_module=pack_module, standing_keypoints=standing_keypoints, keypoint_frame=keypoint_frame,
+        save_picture=save_picture, image_batch=image_batch, fake_backend=FAKE_BACKEND,
+    )
