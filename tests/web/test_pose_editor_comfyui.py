@@ -6,8 +6,10 @@ skipped otherwise. The test starts ComfyUI on 127.0.0.1 with a fresh base
 directory whose custom_nodes holds this pack (linked) and a small node that
 emits a fixed POSE_KEYPOINT, builds  pose source -> EditPose -> Preview as
 Text  (plus an EmptyImage as EditPose's source image), runs it, drags a joint
-in the editor, and checks that the edit is in the workflow, in the API prompt,
-and in what EditPose outputs when that prompt is queued over the HTTP API.
+in the editor, undoes and redoes it (in the editor and with ComfyUI's own
+undo), and checks that the edit is in the workflow, in the API prompt, and,
+with a parametric shift on top, in what EditPose outputs when that prompt is
+queued over the HTTP API.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rptgan_core.pose import poses_from_openpose_json
+
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The pack to install: this checkout, or another copy of it (RPTGAN_PACK_DIR).
@@ -45,6 +49,8 @@ pytestmark = [
 
 WIDTH, HEIGHT = 192, 256
 NECK = 1
+# POSE_KEYPOINT travels with coordinates normalised to 4 decimals: up to 0.5e-4 of the canvas off.
+COORDINATE_TOLERANCE = 0.6e-4 * max(WIDTH, HEIGHT)
 
 
 def fixture_pose() -> list[dict]:
@@ -178,7 +184,17 @@ return {edit: edit.id, preview: preview.id};
 """
 
 
-def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
+@pytest.fixture
+def large_window(browser):
+    """Room for the whole EditPose node in the screenshots; the usual size afterwards."""
+    size = browser.get_window_size()
+    browser.set_window_size(1400, 1400)
+    yield browser
+    browser.set_window_size(size["width"], size["height"])
+
+
+def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
+    browser = large_window
     url = comfyui["url"]
     pose_input = _input_of_type(comfyui["info"], "POSE_KEYPOINT")
     image_input = _input_of_type(comfyui["info"], "IMAGE")
@@ -214,7 +230,7 @@ def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
     np.testing.assert_allclose(
         np.asarray(shown[0]["people"][0]["keypoints"]).reshape(-1),
         fixture_pose()[0]["people"][0]["pose_keypoints_2d"],
-        atol=1e-4,
+        atol=COORDINATE_TOLERANCE,
     )
     assert browser.execute_script(f"return {node}.widgets.find(w => w.name === 'edited_pose').value") == ""
     browser.save_screenshot(str(artifacts / "comfyui-editpose.png"))
@@ -226,7 +242,7 @@ def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
 
     rect = browser.execute_script(f"const r = {node}.rptganPoseEditor.editor.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
     left, top, shown_width, shown_height = rect
-    x, y = fixture_pose()[0]["people"][0]["pose_keypoints_2d"][3 * NECK : 3 * NECK + 2]
+    x, y = shown[0]["people"][0]["keypoints"][NECK][:2]
     start = (round(left + (x + 0.5) * shown_width / WIDTH), round(top + (y + 0.5) * shown_height / HEIGHT))
     delta = (24, 18)
     builder = ActionBuilder(browser, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"))
@@ -272,6 +288,10 @@ def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
     _wait(browser, f"return {value} === arguments[0]", 10, "ComfyUI's redo to restore the edit", stored)
     assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.edited") is True
 
+    # A parametric edit on top: it applies after the editor's pose, which the editor keeps showing unshifted.
+    browser.execute_script(f"{node}.widgets.find(w => w.name === 'translate_x').value = 0.1")
+    shift = 0.1 * WIDTH
+
     # The edit is part of the saved workflow and of the API prompt.
     prompt = browser.execute_async_script(
         "const done = arguments[0]; window.comfyAPI.app.app.graphToPrompt().then(p => done(p));"
@@ -289,9 +309,14 @@ def test_editor_in_comfyui(comfyui, browser, artifacts, console_errors):
         history = _get_json(f"{url}/history/{queued['prompt_id']}")
     entry = history.get(queued["prompt_id"])
     assert entry and entry["status"]["completed"], f"the queued prompt did not finish: {entry}\n{comfyui['log']()}"
-    output_pose = json.loads(entry["outputs"][str(ids["preview"])]["text"][0])
-    out_neck = output_pose[0]["people"][0]["pose_keypoints_2d"][3 * NECK : 3 * NECK + 2]
-    assert out_neck == pytest.approx(expected, abs=0.02)
+    output_pose = poses_from_openpose_json(entry["outputs"][str(ids["preview"])]["text"][0])
+    assert len(output_pose) == 1 and (output_pose[0].width, output_pose[0].height) == (WIDTH, HEIGHT)
+    assert tuple(output_pose[0].keypoints[0, NECK, :2]) == pytest.approx(
+        (expected[0] + shift, expected[1]), abs=COORDINATE_TOLERANCE
+    )
+    assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.frames[0].people[0].keypoints[{NECK}]")[:2] == (
+        pytest.approx(list(expected), abs=0.02)
+    )
 
     errors = [e for e in console_errors(browser) if "pose_editor" in e or "rptgan" in e.lower()]
     assert errors == [], f"the extension logged errors: {errors}"

@@ -307,6 +307,7 @@ export class PoseEditorModel {
   setIncoming(value) {
     this.incoming = value == null ? null : parsePoseKeypoint(value);
     if (!this.edited) {
+      this.drag = null; // the frames it holds are being replaced
       this.frames = this.incoming ? cloneFrames(this.incoming) : null;
       this._clampView();
     }

@@ -75,8 +75,10 @@ function label(name) {
  * @param {(value: string) => void} options.onChange called with the value to
  *   store ("" = use the incoming pose, else POSE_KEYPOINT JSON) after each edit.
  * @param {Document} [options.document]
- * @returns {{element: HTMLElement, model: PoseEditorModel, setIncoming: Function,
- *   setBackground: Function, loadValue: Function, redraw: Function, destroy: Function}}
+ * @returns {{element: HTMLElement, canvas: HTMLCanvasElement, model: PoseEditorModel,
+ *   setIncoming: Function, setIncomingFromUi: Function, setBackground: Function,
+ *   background: ({url: string, loaded: boolean}|null), loadValue: Function,
+ *   redraw: Function, destroy: Function}}
  */
 export function createPoseEditor({ onChange, document: doc = globalThis.document }) {
   ensureStyle(doc);
@@ -139,6 +141,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   model.subscribe((_, { committed }) => {
     if (committed) {
       storedInvalid = false;
+      hover = null;
       onChange?.(model.value());
     }
     update();
@@ -237,7 +240,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     if (!frame) return [model.edited ? "" : "No pose yet: queue the workflow once.", false];
     if (placing !== null) return [`Click where the ${label(KEYPOINT_NAMES[placing])} goes (Esc cancels)`, false];
     const target = model.drag ?? model.selected ?? hover;
-    if (target) {
+    if (target && frame.people[target.person]?.keypoints[target.keypoint][2] > 0) {
       const [x, y] = frame.people[target.person].keypoints[target.keypoint];
       return [`person ${target.person + 1}: ${label(KEYPOINT_NAMES[target.keypoint])} at ${x.toFixed(1)}, ${y.toFixed(1)}`, false];
     }
