@@ -3,9 +3,9 @@
 Needs a ComfyUI checkout with its Python environment: set COMFYUI_PATH (and
 COMFYUI_PYTHON when its interpreter is not COMFYUI_PATH/venv/bin/python);
 skipped otherwise. The test starts ComfyUI on 127.0.0.1 with a fresh base
-directory whose custom_nodes holds this pack (linked) and a small node that
-emits a fixed POSE_KEYPOINT, builds  pose source -> EditPose -> Preview as
-Text  (plus an EmptyImage as EditPose's source image), runs it, drags a joint
+directory whose custom_nodes holds this pack (linked) and whose input folder
+holds a pose file, builds  Load Pose Keypoints -> EditPose -> Preview as Text
+(plus an EmptyImage as EditPose's source image), runs it, drags a joint
 in the editor, undoes and redoes it (in the editor and with ComfyUI's own
 undo), and checks that the edit is in the workflow, in the API prompt, and,
 with a parametric shift on top, in what EditPose outputs when that prompt is
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,7 +35,7 @@ COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The pack to install: this checkout, or another copy of it (RPTGAN_PACK_DIR).
 PACK_DIR = Path(os.environ.get("RPTGAN_PACK_DIR") or REPO_ROOT).resolve()
-FIXTURE_NODE = Path(__file__).resolve().parent / "comfyui_fixture" / "rptgan_test_pose_source.py"
+POSE_FILE = "rptgan-editor-test-pose.json"
 PACK_NAME = "comfyui-rptgan"
 STARTUP_TIMEOUT = 180
 RUN_TIMEOUT = 120
@@ -53,7 +52,7 @@ NECK = 1
 COORDINATE_TOLERANCE = 0.6e-4 * max(WIDTH, HEIGHT)
 
 
-def fixture_pose() -> list[dict]:
+def pose_for_file() -> list[dict]:
     points = np.zeros((18, 3))
     layout = [
         (96, 40), (96, 70), (74, 70), (66, 110), (60, 146), (118, 70), (126, 110), (132, 146),
@@ -96,7 +95,8 @@ def comfyui(tmp_path_factory):
     custom_nodes = base / "custom_nodes"
     custom_nodes.mkdir()
     (custom_nodes / PACK_NAME).symlink_to(PACK_DIR, target_is_directory=True)
-    shutil.copy(FIXTURE_NODE, custom_nodes / FIXTURE_NODE.name)
+    (base / "input").mkdir()
+    (base / "input" / POSE_FILE).write_text(json.dumps(pose_for_file()))
     port = _free_port()
     log_path = base / "comfyui.log"
     with open(log_path, "wb") as log:
@@ -156,7 +156,7 @@ def _wait(driver, script: str, timeout: float, what: str, *args):
 
 
 BUILD_GRAPH = """
-const [poseInput, imageInput, poseJson, width, height] = arguments;
+const [poseInput, imageInput, poseFile, width, height] = arguments;
 const app = window.comfyAPI.app.app;
 app.graph.clear();
 const add = (type, pos) => {
@@ -165,15 +165,15 @@ const add = (type, pos) => {
   app.graph.add(node);
   return node;
 };
-const source = add("RPTGAN_TestPoseSource", [20, 40]);
-source.widgets.find(w => w.name === "pose_json").value = poseJson;
+const source = add("RPTGAN_LoadPoseKeypoints", [20, 40]);
+source.widgets.find(w => w.name === "pose_file").value = poseFile;
 const image = add("EmptyImage", [20, 330]);
 for (const [name, value] of [["width", width], ["height", height], ["color", 0x88aacc]]) {
   image.widgets.find(w => w.name === name).value = value;
 }
 const edit = add("RPTGAN_EditPose", [450, 40]);
 const preview = add("PreviewAny", [960, 40]);
-source.connect(0, edit, edit.findInputSlot(poseInput));
+source.connect(source.outputs.findIndex(o => o.type === "POSE_KEYPOINT"), edit, edit.findInputSlot(poseInput));
 image.connect(0, edit, edit.findInputSlot(imageInput));
 const poseOutput = edit.outputs.findIndex(o => o.type === "POSE_KEYPOINT");
 edit.connect(poseOutput, preview, 0);
@@ -203,7 +203,7 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     _wait(
         browser,
         "const types = window.LiteGraph?.registered_node_types ?? {};"
-        "return Boolean(window.comfyAPI?.app?.app?.graph && ['RPTGAN_EditPose', 'RPTGAN_TestPoseSource', 'PreviewAny'].every(t => t in types));",
+        "return Boolean(window.comfyAPI?.app?.app?.graph && ['RPTGAN_EditPose', 'RPTGAN_LoadPoseKeypoints', 'PreviewAny'].every(t => t in types));",
         90,
         "the ComfyUI frontend and its node types",
     )
@@ -213,7 +213,7 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
         30,
         "the pose editor extension to register",
     )
-    ids = browser.execute_script(BUILD_GRAPH, pose_input, image_input, json.dumps(fixture_pose()), WIDTH, HEIGHT)
+    ids = browser.execute_script(BUILD_GRAPH, pose_input, image_input, POSE_FILE, WIDTH, HEIGHT)
     node = f"window.comfyAPI.app.app.graph.getNodeById({ids['edit']})"
 
     # The editor is mounted and edited_pose is hidden but kept.
@@ -229,7 +229,7 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     assert len(shown) == 1 and (shown[0]["width"], shown[0]["height"]) == (WIDTH, HEIGHT)
     np.testing.assert_allclose(
         np.asarray(shown[0]["people"][0]["keypoints"]).reshape(-1),
-        fixture_pose()[0]["people"][0]["pose_keypoints_2d"],
+        pose_for_file()[0]["people"][0]["pose_keypoints_2d"],
         atol=COORDINATE_TOLERANCE,
     )
     assert browser.execute_script(f"return {node}.widgets.find(w => w.name === 'edited_pose').value") == ""
