@@ -136,7 +136,7 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
 def _flat(points: np.ndarray, scale: np.ndarray) -> list[float]:
     out = points * scale
     out[points[:, 2] <= 0] = 0.0
-    return [round(float(v), 4) for v in out.reshape(-1)]
+    return [round(float(v), 6) for v in out.reshape(-1)]
 
 
 def pose_to_openpose_frame(pose: Pose, normalised: bool = False) -> dict:
