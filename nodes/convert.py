@@ -1,7 +1,7 @@
 """ComfyUI's value types to rptgan_core's and back, with clear errors for bad input.
 
 * IMAGE: float32 (B, H, W, 3) in [0, 1]; rptgan_core takes (B, 3, H, W).
-* MASK: float32 (B, H, W) in [0, 1].
+* MASK: float32 (B, H, W) in [0, 1] (1 where the picture is transparent or absent).
 * POSE_KEYPOINT: a list of OpenPose JSON frames, one per image. Frames we emit
   follow comfyui_controlnet_aux: coordinates normalised to 0..1 of the canvas
   and confidence 1.0 for every present keypoint (its readers drop points with
@@ -44,16 +44,6 @@ def check_image(image: Any, name: str = "image") -> torch.Tensor:
     return image.clamp(0, 1)
 
 
-def check_mask(mask: Any, name: str = "mask") -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor):
-        raise NodeInputError(f"{name}: expected a MASK tensor, got {type(mask).__name__}")
-    if mask.dim() == 2:
-        mask = mask[None]
-    if mask.dim() != 3 or mask.shape[0] == 0:
-        raise NodeInputError(f"{name}: MASK must be (batch, height, width) with at least one mask, got {tuple(mask.shape)}")
-    return mask.float()
-
-
 def image_to_chw(image: torch.Tensor) -> torch.Tensor:
     """(B, H, W, 3) -> (B, 3, H, W) float32 on the CPU."""
     return image.detach().float().cpu().permute(0, 3, 1, 2).contiguous()
@@ -67,11 +57,6 @@ def chw_to_image(images: torch.Tensor) -> torch.Tensor:
 def image_to_uint8(image: torch.Tensor, index: int) -> np.ndarray:
     """One picture of an IMAGE batch as (H, W, 3) uint8 RGB."""
     return (image[index].detach().float().cpu().clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-
-
-def uint8_to_image(pictures: list[np.ndarray]) -> torch.Tensor:
-    """(H, W, 3) uint8 pictures of one size to an IMAGE batch."""
-    return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)
 
 
 def poses_from_keypoints(value: Any, name: str = "pose", canvas_size: tuple[int, int] | None = None) -> list[Pose]:
@@ -103,12 +88,10 @@ def poses_to_keypoints(poses: list[Pose]) -> list[dict]:
     frames = poses_to_openpose_json(poses, normalised=True)
     for frame in frames:
         for person in frame["people"]:
-            for field, values in person.items():
-                flat = values
-                for i in range(2, len(flat), 3):
-                    if flat[i] > 0:
-                        flat[i] = 1.0
-                person[field] = flat
+            for values in person.values():
+                for i in range(2, len(values), 3):
+                    if values[i] > 0:
+                        values[i] = 1.0
     return frames
 
 

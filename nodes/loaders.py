@@ -50,12 +50,10 @@ class CropInfo:
     Attributes:
         frame: the whole photo, (1, 3, H, W) float32 in [0, 1].
         box: the window the output shows, in photo pixels (may reach past the edges).
-        fill: value of the padding where the window leaves the photo.
     """
 
     frame: torch.Tensor
     box: CropBox
-    fill: float
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -136,7 +134,7 @@ class LoadPersonImage:
 
         cropped = crop_to_box(frame, box, pad)
         cropped_mask = crop_to_box(mask, box, 1.0)
-        info = CropInfo(frame, box, pad)
+        info = CropInfo(frame, box)
         return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
 
 

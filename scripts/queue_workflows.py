@@ -186,7 +186,7 @@ def build_jobs(client: ComfyClient, prompt: dict, images: list[str], poses: list
     if images and poses:
         if pairing == "zip" and len(images) != len(poses):
             raise QueueError(f"--pairing zip needs as many images as poses, got {len(images)} and {len(poses)}")
-        combos = list(zip(images, poses)) if pairing == "zip" else list(itertools.product(images, poses))
+        combos = list(zip(images, poses, strict=True)) if pairing == "zip" else list(itertools.product(images, poses))
     else:
         combos = [(f, None) for f in images] if images else [(None, f) for f in poses]
     uploaded: dict[str, str] = {}
