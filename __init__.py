@@ -7,6 +7,7 @@ here: networks, checkpoints and pose estimators load when a node first runs.
 """
 
 import importlib.util
+import logging
 import os
 import sys
 
@@ -16,7 +17,12 @@ _PACK_DIR = os.path.dirname(os.path.abspath(__file__))
 def _use_bundled_core() -> None:
     """Import the rptgan_core that ships with this pack under its own name, without
     putting the pack folder (and its generic names: nodes, scripts, ...) on sys.path."""
-    if "rptgan_core" in sys.modules:
+    loaded = sys.modules.get("rptgan_core")
+    if loaded is not None:
+        origin = os.path.dirname(os.path.abspath(getattr(loaded, "__file__", "") or ""))
+        if os.path.dirname(origin) != _PACK_DIR:
+            logging.warning("comfyui-rptgan: using the rptgan_core already imported from %s, not the one in %s",
+                            origin, _PACK_DIR)
         return
     package_dir = os.path.join(_PACK_DIR, "rptgan_core")
     spec = importlib.util.spec_from_file_location(

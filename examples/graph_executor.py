@@ -176,7 +176,8 @@ def validate(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> list[st
         if unknown:
             errors.append(f"{where}: unknown inputs {sorted(unknown)}")
         if validate_fn and custom:
-            arguments = {k: inputs[k] for k in custom if k in inputs and not _is_link(inputs[k])}
+            # As ComfyUI does: linked inputs arrive as None, unlinked ones are left out.
+            arguments = {k: None if _is_link(inputs[k]) else inputs[k] for k in custom if k in inputs}
             verdict = validate_fn(**arguments)
             if verdict is not True:
                 errors.append(f"{where}: {verdict}")

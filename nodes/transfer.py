@@ -24,6 +24,8 @@ _ASPECT_TOLERANCE = 0.02
 _CACHE_SIZE = 2
 _pipelines: OrderedDict[tuple, object] = OrderedDict()
 _pipelines_lock = threading.Lock()
+# ComfyUI passes a linked input to VALIDATE_INPUTS as None and leaves an unlinked one out.
+_UNLINKED = object()
 
 
 def checkpoint_choices() -> list[str]:
@@ -135,7 +137,9 @@ class PoseTransfer:
         }
 
     @classmethod
-    def VALIDATE_INPUTS(cls, checkpoint):
+    def VALIDATE_INPUTS(cls, checkpoint, model=_UNLINKED):
+        if model is not _UNLINKED:
+            return True  # a connected model makes the dropdown irrelevant
         return _validate_checkpoint(checkpoint)
 
     def generate(self, image, pose, checkpoint: str, device: str = "auto", precision: str = "auto",

@@ -20,6 +20,8 @@ def test_checkpoint_dropdown_lists_the_models_folder(nodes, tiny_checkpoint):
     assert nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0] == [tiny_checkpoint]
     assert nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS(tiny_checkpoint) is True
     assert "not in the rptgan model folders" in nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS("other.safetensors")
+    # With the model input connected (ComfyUI passes it as None while validating) the dropdown does not matter.
+    assert nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS("other.safetensors", model=None) is True
 
 
 @pytest.mark.parametrize("output, size", [("model size", (32, 16)), ("pose canvas", (64, 48)),
