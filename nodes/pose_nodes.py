@@ -153,7 +153,7 @@ class EditPose:
             raise NodeInputError(f"keypoint_action must be 'set' or 'clear', got {keypoint_action!r}")
         people = None if person == ALL_PEOPLE else [person]
         for index, frame in enumerate(poses):
-            if people is not None and person >= frame.num_people:
+            if people is not None and frame.num_people and person >= frame.num_people:
                 raise NodeInputError(f"person: frame {index} has {frame.num_people} people; person {person} does not exist")
 
         source = None

@@ -113,6 +113,8 @@ def test_edit_pose_applies_to_every_frame_and_keeps_empty_frames(nodes, kit):
     frames = [kit.keypoint_frame(100, 200), {"people": [], "canvas_width": 100, "canvas_height": 200}]
     out = _edit(nodes, frames, translate_x=0.1)["result"][0]
     assert len(out) == 2 and out[1]["people"] == []
+    out = _edit(nodes, frames, translate_x=0.1, person=0)["result"][0]
+    assert out[1]["people"] == [] and _keypoints(out)[1, 0] == pytest.approx(_keypoints(frames)[1, 0] + 10, abs=0.05)
 
 
 def test_edited_pose_replaces_the_incoming_pose(nodes, kit):
