@@ -62,6 +62,24 @@ def _openpose(args, workdir: str):
     return create_estimator("openpose", model_path=path), "random (no local body_pose_model found)"
 
 
+def _openpose_gflop(image) -> float:
+    """GFLOP of one body-network pass on ``image`` (a figure the machine's load cannot change)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from rptgan_core.estimation import openpose
+
+    # As controlnet-aux's Body: scaled to 184 px high, padded to a multiple of 8.
+    height, width = image.shape[:2]
+    scale = 0.5 * 368 / height
+    size = [-(-int(n * scale) // 8) * 8 for n in (height, width)]
+    with torch.device("meta"):
+        network = openpose.import_controlnet_openpose().model.bodypose_model()
+        with FlopCounterMode(display=False) as counter:
+            network(torch.zeros(1, 3, *size))
+    return counter.get_total_flops() / 1e9
+
+
 def _mediapipe(args, workdir: str):
     from rptgan_core.estimation import create_estimator
 
@@ -99,6 +117,8 @@ def measure(args) -> dict:
                 "load_s": round(load_s, 2),
                 "people_found": people,
             }
+            if name == "openpose":
+                results[name]["network_gflop"] = round(_openpose_gflop(image), 1)
     return {"image": "skimage astronaut, 512x512 RGB", "repeats": args.repeats,
             "torch_threads": torch.get_num_threads(), "backends": results}
 
@@ -123,7 +143,8 @@ def main() -> None:
         if "skipped" in row:
             print(f"  {name:10s} skipped: {row['skipped']}")
         else:
-            print(f"  {name:10s} {row['ms_per_image']:8.1f} ms/image  people {row['people_found']}  "
+            gflop = f"  {row['network_gflop']} GFLOP" if "network_gflop" in row else ""
+            print(f"  {name:10s} {row['ms_per_image']:8.1f} ms/image{gflop}  people {row['people_found']}  "
                   f"load {row['load_s']} s  model: {row['model']}")
 
 
