@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[pose,train,upscale,test]"
+	$(PY) -m pip install -q -e ".[pose,mediapipe,train,upscale,test]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -23,7 +23,7 @@ def backend_choices() -> list[str]:
 
 
 def _pose_model_dirs() -> list[str]:
-    """Where pose model files are looked for: models/rptgan/pose in every rptgan model
+    """Where pose model files are looked for: models/rptgan/annotators in every rptgan model
     folder, then comfyui_controlnet_aux's download folder when that pack is installed."""
     dirs = []
     folder_paths = comfy_compat._folder_paths()
@@ -33,7 +33,7 @@ def _pose_model_dirs() -> list[str]:
         custom_nodes = folder_paths.get_folder_paths("custom_nodes")
     else:
         roots, custom_nodes = comfy_compat._fallback_model_dirs(comfy_compat.MODEL_FOLDER), []
-    dirs += [os.path.join(root, "pose") for root in roots]
+    dirs += [os.path.join(root, "annotators") for root in roots]
     dirs += [os.path.join(root, "comfyui_controlnet_aux", "ckpts") for root in custom_nodes]
     return dirs
 

@@ -58,7 +58,7 @@ def test_estimate_pose_unknown_or_unavailable_backend(nodes, kit, monkeypatch):
     from rptgan_core.estimation import register_backend
 
     def unavailable(**options):
-        raise EstimatorUnavailable("model file missing: put body_pose_model.pth into models/rptgan/pose")
+        raise EstimatorUnavailable("model file missing: put body_pose_model.pth into models/rptgan/annotators")
 
     register_backend("broken-backend", unavailable)
     with pytest.raises(EstimatorUnavailable, match="body_pose_model.pth"):
