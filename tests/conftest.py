@@ -1,6 +1,19 @@
-"""Shared test helpers: small deterministic poses and images."""
+"""Shared test helpers: small deterministic poses, and a real ComfyUI server for the
+tests that run the pack inside one."""
 
 from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,3 +48,76 @@ def _seeded() -> None:
 def make_person():
     """The ``standing_person`` factory, for tests that need several figures."""
     return standing_person
+
+
+# A real ComfyUI for the tests that run the pack inside one ------------------------
+
+COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
+PACK_NAME = "comfyui-rptgan"
+
+
+def _comfyui_python(comfy: Path) -> str:
+    if os.environ.get("COMFYUI_PYTHON"):
+        return os.environ["COMFYUI_PYTHON"]
+    for candidate in (comfy / "venv" / "bin" / "python", comfy / ".venv" / "bin" / "python"):
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _run_comfyui(base: Path, ready_path: str = "/object_info", startup_timeout: float = 180):
+    """Start the ComfyUI in COMFYUI_PATH on 127.0.0.1 with ``base`` as its base
+    directory (the caller fills its custom_nodes and input), wait until
+    ``ready_path`` answers, and stop it afterwards.
+
+    Yields (url, the JSON ``ready_path`` answered, a function returning the log's tail).
+    """
+    comfy = Path(COMFYUI_PATH).resolve()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = base / "comfyui.log"
+
+    def log_tail() -> str:
+        return log_path.read_text(errors="replace")[-6000:]
+
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [_comfyui_python(comfy), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+             "--base-directory", str(base), "--database-url", "sqlite:///:memory:", "--disable-api-nodes"],
+            cwd=comfy, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"ComfyUI exited with {process.returncode}:\n{log_tail()}")
+            try:
+                with urllib.request.urlopen(url + ready_path, timeout=5) as response:
+                    answer = json.loads(response.read())
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"ComfyUI did not answer {ready_path} within {startup_timeout} s:\n{log_tail()}")
+                time.sleep(0.5)
+        yield url, answer, log_tail
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def run_comfyui():
+    """``run_comfyui(base, ready_path=..., startup_timeout=...)``: a context manager that runs
+    the ComfyUI in COMFYUI_PATH on 127.0.0.1; see ``_run_comfyui``."""
+    return _run_comfyui

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -73,21 +70,6 @@ pytestmark = [
 ]
 
 
-def _python() -> str:
-    if os.environ.get("COMFYUI_PYTHON"):
-        return os.environ["COMFYUI_PYTHON"]
-    for candidate in (Path(COMFYUI_PATH) / "venv" / "bin" / "python", Path(COMFYUI_PATH) / ".venv" / "bin" / "python"):
-        if candidate.exists():
-            return str(candidate)
-    return sys.executable
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _request(url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30):
     request = urllib.request.Request(url, data=body, headers=headers or {})
     try:
@@ -98,7 +80,7 @@ def _request(url: str, body: bytes | None = None, headers: dict | None = None, t
 
 
 @pytest.fixture(scope="module")
-def comfyui(tmp_path_factory):
+def comfyui(tmp_path_factory, run_comfyui):
     base = tmp_path_factory.mktemp("comfyui-base")
     (base / "custom_nodes").mkdir()
     os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
@@ -112,42 +94,10 @@ def comfyui(tmp_path_factory):
         from rptgan_core.networks import build_generator
 
         save_checkpoint(models / DEMO, build_generator(get_config("tiny")), training={"note": "test stand-in"})
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = base / "server.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [_python(), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--base-directory", str(base),
-         "--database-url", "sqlite:///:memory:", "--disable-api-nodes"],
-        cwd=COMFYUI_PATH, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-    def log_tail() -> str:
-        return log_path.read_text(errors="replace")[-6000:]
-
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        info = None
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"ComfyUI exited with {process.returncode}:\n{log_tail()}")
-            try:
-                status, info = _request(f"{url}/object_info", timeout=5)
-                if status == 200:
-                    break
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"ComfyUI did not answer /object_info within {STARTUP_TIMEOUT} s:\n{log_tail()}")
-        yield {"url": url, "info": info, "base": base, "log": log_tail}
+        with run_comfyui(base, "/object_info", STARTUP_TIMEOUT) as (url, info, log_tail):
+            yield {"url": url, "info": info, "base": base, "log": log_tail}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
         (base / "custom_nodes" / PACK_NAME).unlink()
 
 
