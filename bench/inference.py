@@ -19,25 +19,16 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.timing import median_seconds  # noqa: E402
 
 TARGET_GFLOP = 30.0
 TARGET_MS = 150.0
 TARGET_RSS_MB = 1536.0
-
-
-def _median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
@@ -45,14 +36,13 @@ def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
     import torch
 
     a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / _median_seconds(lambda: a @ b, repeats) / 1e9
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats) / 1e9
 
 
 def measure(config_name: str, repeats: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from rptgan_core.config import get_config
     from rptgan_core.networks import build_generator
 
@@ -74,8 +64,8 @@ def measure(config_name: str, repeats: int) -> dict:
         with FlopCounterMode(display=False) as counter:
             run(*single)
         gflop = counter.get_total_flops() / 1e9
-        seconds_batch1 = _median_seconds(lambda: run(*single), repeats)
-        seconds_batch8 = _median_seconds(lambda: run(*batch8), max(3, repeats // 3), warmup=1)
+        seconds_batch1 = median_seconds(lambda: run(*single), repeats)
+        seconds_batch8 = median_seconds(lambda: run(*batch8), max(3, repeats // 3), warmup=1)
         peak_matmul = matmul_gflops()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,16 +23,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _median_ms(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+from bench.timing import median_seconds  # noqa: E402
 
 
 def _openpose(args, workdir: str):
@@ -112,7 +102,7 @@ def measure(args) -> dict:
                 continue
             people = estimator.estimate(image).num_people
             results[name] = {
-                "ms_per_image": round(_median_ms(lambda: estimator.estimate(image), args.repeats), 1),
+                "ms_per_image": round(1000 * median_seconds(lambda: estimator.estimate(image), args.repeats), 1),
                 "model": model,
                 "load_s": round(load_s, 2),
                 "people_found": people,
