@@ -240,14 +240,21 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + Tr(Ca + Cb - 2 (Ca Cb)^(1/2)) for feature sets (N, D)."""
     if len(a) < 2 or len(b) < 2:
         raise ValueError("FID needs at least two images in each set")
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    # Tr((Ca Cb)^(1/2)) from the eigenvalues of sqrt(Ca) Cb sqrt(Ca), which is symmetric PSD.
-    values, vectors = np.linalg.eigh(cov_a)
-    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-    middle = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
-    trace_root = np.sqrt(np.clip(middle, 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+    xa, xb = a - mu_a, b - mu_b
+    na, nb = len(a) - 1, len(b) - 1
+    if max(len(a), len(b)) < a.shape[1]:
+        # Fewer images than features: Tr((Ca Cb)^(1/2)) is the nuclear norm of Xa Xb^T / sqrt(na nb)
+        # (the same non-zero eigenvalues, cyclically), exact where the D x D route loses precision.
+        trace_root = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / math.sqrt(na * nb)
+    else:
+        cov_a, cov_b = xa.T @ xa / na, xb.T @ xb / nb
+        values, vectors = np.linalg.eigh(cov_a)
+        root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+        trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    trace_a, trace_b = (xa ** 2).sum() / na, (xb ** 2).sum() / nb
+    return float(((mu_a - mu_b) ** 2).sum() + trace_a + trace_b - 2 * trace_root)
 
 
 class LPIPS(nn.Module):

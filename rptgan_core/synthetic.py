@@ -407,7 +407,7 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
     image = canvas.resize((width, height), Image.Resampling.BOX)
     keypoints[:, :2] = (keypoints[:, :2] + 0.5) / s - 0.5
     keypoints[keypoints[:, 2] == 0] = 0.0
-    return SyntheticSample(np.asarray(image, dtype=np.uint8), Pose(keypoints, width, height), person.identity)
+    return SyntheticSample(np.array(image, dtype=np.uint8), Pose(keypoints, width, height), person.identity)
 
 
 def _keypoints(figure: _Figure, projected: dict[str, np.ndarray], person: Identity) -> np.ndarray:

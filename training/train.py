@@ -48,7 +48,7 @@ from rptgan_core.checkpoint import save_checkpoint  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, generate_pairs  # noqa: E402
-from rptgan_core.losses import build_perceptual, discriminator_loss, generator_loss  # noqa: E402
+from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton, pose_heatmaps  # noqa: E402
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
@@ -168,6 +168,43 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     return Accelerator(**options)
 
 
+def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, opt_d, accelerator: Accelerator,
+             losses: LossConfig, perceptual=None) -> dict[str, float]:
+    """One discriminator update then one generator update on ``batch`` (from ``PairDataset``).
+
+    ``generator`` and ``discriminator`` are the prepared (possibly DDP-wrapped) networks.
+    Returns the named loss values.
+    """
+    plain_g, plain_d = accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator)
+    config = plain_g.config
+    source = batch["source"] * 2 - 1
+    target = batch["target"] * 2 - 1
+    identity = batch["identity"]
+    maps = pose_heatmaps(batch["target_keypoints"], *config.image_size, config.pose_sigma).to(source.dtype)
+    generated = generator(source, maps)
+
+    real_logits, real_identity = discriminator(target)
+    fake_logits, _ = discriminator(generated.detach())
+    d_loss, d_parts = discriminator_loss(real_logits, fake_logits, real_identity, identity, losses)
+    accelerator.backward(d_loss)
+    opt_d.step()
+    opt_d.zero_grad(set_to_none=True)
+
+    # The generator's adversarial terms go through the bare discriminator with its
+    # weights frozen: no gradient reaches (or needs reducing for) its parameters.
+    plain_d.requires_grad_(False)
+    try:
+        with accelerator.autocast():
+            fake_logits, fake_identity = plain_d(generated)
+        g_loss, g_parts = generator_loss(generated, target, fake_logits, fake_identity, identity, losses, perceptual)
+        accelerator.backward(g_loss)
+    finally:
+        plain_d.requires_grad_(True)
+    opt_g.step()
+    opt_g.zero_grad(set_to_none=True)
+    return {**d_parts, **g_parts}
+
+
 def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) -> dict[str, Any]:
     """Train to ``config.max_steps`` (or ``config.epochs``), resuming from ``output_dir`` when it holds a state.
 
@@ -266,7 +303,6 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                       f"{decay_steps} steps, {processes} process(es), device {accelerator.device}")
     bar = tqdm(total=max_steps, initial=progress["step"], desc="training", unit="step",
                disable=not accelerator.is_local_main_process, dynamic_ncols=True)
-    canvas = model_config.image_size
     running: dict[str, list[float]] = {}
     timer = {"data": 0.0, "compute": 0.0}
     generator.train()
@@ -278,31 +314,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
             started = time.perf_counter()
             timer["data"] += started - fetched
             with accelerator.accumulate(generator, discriminator):
-                source = batch["source"] * 2 - 1
-                target = batch["target"] * 2 - 1
-                identity = batch["identity"]
-                maps = pose_heatmaps(batch["target_keypoints"], *canvas, model_config.pose_sigma).to(source.dtype)
-                generated = generator(source, maps)
-
-                real_logits, real_identity = discriminator(target)
-                fake_logits, _ = discriminator(generated.detach())
-                d_loss, d_parts = discriminator_loss(real_logits, fake_logits, real_identity, identity, config.loss)
-                accelerator.backward(d_loss)
-                opt_d.step()
-                opt_d.zero_grad(set_to_none=True)
-
-                # The generator's adversarial terms go through the bare discriminator with its
-                # weights frozen: no gradient reaches (or needs reducing for) its parameters.
-                plain_d.requires_grad_(False)
-                with accelerator.autocast():
-                    fake_logits, fake_identity = plain_d(generated)
-                g_loss, g_parts = generator_loss(generated, target, fake_logits, fake_identity, identity, config.loss,
-                                                 perceptual)
-                accelerator.backward(g_loss)
-                plain_d.requires_grad_(True)
-                opt_g.step()
-                opt_g.zero_grad(set_to_none=True)
-            for name, value in {**d_parts, **g_parts}.items():
+                parts = gan_step(batch, generator, discriminator, opt_g, opt_d, accelerator, config.loss, perceptual)
+            for name, value in parts.items():
                 running.setdefault(name, []).append(value)
             progress["batches_in_epoch"] += 1
             timer["compute"] += time.perf_counter() - started

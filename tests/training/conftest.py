@@ -23,8 +23,7 @@ def synthetic_root(tmp_path_factory) -> str:
     return write_dataset(str(tmp_path_factory.mktemp("synthetic-people")), SMALL_SPEC)
 
 
-def load_script(name: str):
-    """Import ``training/<name>.py`` as a module (the scripts are not a package)."""
+def _load_script(name: str):
     module_name = f"rptgan_training_{name}"
     if module_name not in sys.modules:
         spec = importlib.util.spec_from_file_location(module_name, os.path.join(TRAINING, f"{name}.py"))
@@ -32,3 +31,9 @@ def load_script(name: str):
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
     return sys.modules[module_name]
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)`` imports ``training/<name>.py`` as a module (the scripts are not a package)."""
+    return _load_script

@@ -1,0 +1,41 @@
+"""Training configs: presets, overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from rptgan_core.train_config import TrainConfigError, apply_overrides, train_config_from_dict
+
+
+def test_presets_resolve_with_overrides_and_shortcuts(load_script):
+    train = load_script("train")
+    assert {"deepfashion", "market", "synthetic"} <= set(train.preset_names())
+    args = train.parse_args(["--preset", "synthetic", "--set", "augment.erasing.p=0.9", "--set", "optim.lr=0.001",
+                             "--max-steps", "7", "--data", "/data/x", "--no-augment"])
+    config = train.build_config(args)
+    assert config.model == "synthetic" and config.max_steps == 7 and config.data.root == "/data/x"
+    assert config.optim.lr == 0.001
+    assert config.augment.erasing.p == 0.9 and not config.augment.any_enabled
+    market = train.build_config(train.parse_args(["--preset", "market"]))
+    assert market.data.evaluation == "market" and market.batch_size == 32 and market.optim.lr == 2e-4
+    deepfashion = train.build_config(train.parse_args(["--preset", "deepfashion"]))
+    assert deepfashion.data.evaluation == "deepfashion" and deepfashion.optim.lr_decay == 0.1
+    assert deepfashion.optim.lr_decay_epochs == 20
+
+
+def test_unknown_keys_and_bad_values_are_named():
+    with pytest.raises(TrainConfigError, match="unknown setting augment.blur"):
+        train_config_from_dict({"augment": {"blur": {}}})
+    with pytest.raises(TrainConfigError, match="unknown setting optim.momentum"):
+        train_config_from_dict({"optim": {"momentum": 0.9}})
+    with pytest.raises(TrainConfigError, match="num_identities is set from the training data"):
+        train_config_from_dict({"model_overrides": {"num_identities": 3}})
+    with pytest.raises(TrainConfigError, match="batch_size"):
+        train_config_from_dict({"batch_size": 0})
+    with pytest.raises(TrainConfigError, match="must look like key.path=value"):
+        apply_overrides({}, ["no-equals-sign"])
+
+
+def test_override_values_parse_as_json_or_fall_back_to_text():
+    data = apply_overrides({"data": {"root": "a"}}, ["data.root=/some/path", "max_steps=12", "augment.flip.enabled=false"])
+    assert data == {"data": {"root": "/some/path"}, "max_steps": 12, "augment": {"flip": {"enabled": False}}}
