@@ -80,6 +80,9 @@ class TrainConfig:
             from the training data and cannot be overridden).
         encoder_weights: "imagenet" or a local ResNet-50 .safetensors for the
             resnet50 encoder; None leaves it random (only sensible for tests).
+        init_from: an RPT-GAN checkpoint whose weights start a new run
+            (fine-tuning, e.g. on your own data); its model config must match.
+            Ignored when the run resumes from its own state.
         batch_size: per process, per micro-batch.
         gradient_accumulation: micro-batches per optimizer step.
         max_steps: optimizer steps to train; when None, ``epochs`` decides.
@@ -93,6 +96,7 @@ class TrainConfig:
     model: str = "deepfashion"
     model_overrides: dict = field(default_factory=dict)
     encoder_weights: str | None = None
+    init_from: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -44,7 +44,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from rptgan_core.checkpoint import save_checkpoint  # noqa: E402
+from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, generate_pairs  # noqa: E402
@@ -159,6 +159,25 @@ def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def initialise_from(path: str, generator, discriminator) -> None:
+    """Copy a checkpoint's weights into freshly built networks (fine-tuning).
+
+    The generator must match exactly; the discriminator is taken only when the
+    checkpoint holds one with the same identity count (otherwise it starts fresh).
+    """
+    info = read_checkpoint_info(path)
+    ours = generator.config
+    if info.config.replace(name=ours.name, num_identities=ours.num_identities) != ours:
+        theirs = info.config.to_dict()
+        differences = [f"{k}: checkpoint {theirs[k]!r}, run {v!r}" for k, v in ours.to_dict().items()
+                       if k not in ("name", "num_identities") and theirs[k] != v]
+        raise SystemExit(f"init_from {path}: its model config differs from this run's ({'; '.join(differences)})")
+    loaded, _ = load_generator(path)
+    generator.load_state_dict(loaded.state_dict())
+    if info.has_discriminator and info.config.num_identities == ours.num_identities:
+        discriminator.load_state_dict(load_discriminator(path).state_dict())
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
     tracker = "tensorboard" if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX") else None
     options: dict[str, Any] = {"gradient_accumulation_steps": config.gradient_accumulation,
@@ -226,6 +245,9 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
     generator = build_generator(model_config, encoder_weights=config.encoder_weights)
     discriminator = build_discriminator(model_config)
     perceptual = build_perceptual(config.loss)
+    if config.init_from and not resume_from:
+        initialise_from(config.init_from, generator, discriminator)
+        accelerator.print(f"initialised from {config.init_from}")
     fill = model_config.letterbox_fill
 
     dataset = PairDataset(train_pairs, model_config.image_size, fill, config.augment, config.seed, identities)
@@ -361,6 +383,7 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
             "steps": progress["step"],
             "batch_size": config.batch_size * processes * config.gradient_accumulation,
             "augmentation": config.augment.any_enabled,
+            "initialised_from": os.path.basename(config.init_from) if config.init_from else None,
             "eval": {k: v for k, v in final.items() if k != "step"},
             "config": config.model,
         }
@@ -377,8 +400,6 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
 
 def run_ablation(config: TrainConfig, accelerator: Accelerator, fresh: bool) -> dict[str, Any]:
     """Train with and without augmentation; score both on clean, occluded and colour-shifted inputs."""
-    from rptgan_core.checkpoint import load_generator
-
     arms = {"augmented": config, "no-augmentation": without_augmentation(config)}
     results: dict[str, Any] = {}
     for name, arm in arms.items():

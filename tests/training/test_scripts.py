@@ -7,6 +7,7 @@ import os
 import shutil
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -93,3 +94,18 @@ def test_prepare_dataset_names_an_unknown_estimator_and_a_bad_folder(tmp_path, l
     prepare = load_script("prepare_dataset")
     with pytest.raises(SystemExit, match="photo folder not found"):
         prepare.prepare(prepare.parse_args([str(tmp_path / "missing"), str(tmp_path / "out")]))
+
+
+def test_init_from_copies_matching_weights_and_names_a_mismatch(tmp_path, load_script):
+    train = load_script("train")
+    from rptgan_core.networks import build_discriminator
+
+    source = build_generator(get_config("tiny"))
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(path, source, build_discriminator(get_config("tiny")))
+    generator, discriminator = build_generator(get_config("tiny")), build_discriminator(get_config("tiny"))
+    train.initialise_from(str(path), generator, discriminator)
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), generator.state_dict().values()))
+    other = build_generator(get_config("tiny", generator_channels=24))
+    with pytest.raises(SystemExit, match="generator_channels: checkpoint 16, run 24"):
+        train.initialise_from(str(path), other, build_discriminator(get_config("tiny")))

@@ -7,7 +7,6 @@ import importlib
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,8 +25,8 @@ from rptgan_core.pose import Pose, poses_to_openpose_json
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN = os.path.join(REPO, "training", "train.py")
 ACCELERATE = os.path.join(os.path.dirname(sys.executable), "accelerate")
-SMALL_DATA = {"seed": 0, "train_identities": 60, "test_identities": 12, "images_per_identity": 6,
-              "height": 64, "width": 48, "test_pairs_per_identity": 5}
+SMALL_DATA = {"seed": 0, "train_identities": 8, "test_identities": 2, "images_per_identity": 4,
+              "height": 64, "width": 48, "test_pairs_per_identity": 2}
 
 
 def _command(output: str, data: str, *extra: str, launcher: bool = False) -> list[str]:
@@ -52,15 +51,20 @@ def _load_pack():
     return importlib.import_module(f"{name}.nodes.transfer")
 
 
-ACCEPTANCE_STEPS = 900
+DEMO = os.path.join(REPO, "checkpoints", "rptgan-synthetic-demo.safetensors")
+# New people (another SyntheticPeople seed) at the preset's own 128x96 size.
+FRESH_PEOPLE = {"seed": 1, "train_identities": 30, "test_identities": 12, "images_per_identity": 6,
+                "height": 128, "width": 96, "test_pairs_per_identity": 5}
 
 
 @pytest.mark.slow
 def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_path, monkeypatch):
+    # A CPU learns this task from scratch in about an hour (docs/training.md), so the CI run is
+    # the documented fine-tuning path: the demo checkpoint, a few steps on people it never saw.
     output, data = str(tmp_path / "run"), str(tmp_path / "data")
     result = subprocess.run(
-        _command(output, data, "--max-steps", str(ACCEPTANCE_STEPS), "--batch-size", "8", "--no-augment",
-                 "--set", 'model_overrides={"image_height": 64, "image_width": 48, "pose_sigma": 1.5}',
+        _command(output, data, "--max-steps", "30", "--batch-size", "8",
+                 "--set", f"data.synthetic={json.dumps(FRESH_PEOPLE)}", "--set", f"init_from={json.dumps(DEMO)}",
                  "--set", "eval_every=0", "--set", "sample_every=0", "--set", "save_every=0",
                  "--set", "data.eval_pairs=60", launcher=True),
         env=_env(), capture_output=True, text=True, timeout=900)
@@ -68,10 +72,11 @@ def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_pa
     checkpoint = os.path.join(output, "rptgan-synthetic.safetensors")
     summary = read_checkpoint_info(checkpoint).training
     assert "synthetic" in summary["data"].lower()
+    assert summary["steps"] == 30 and summary["initialised_from"] == os.path.basename(DEMO)
     scores = summary["eval"]
     assert scores["pairs"] == 60
-    # Held-out identities: the model must do better than handing back the source photo.
-    assert scores["ssim"] > scores["ssim_copy_source"] + 0.02, scores
+    # Held-out identities: the model must do clearly better than handing back the source photo.
+    assert scores["ssim"] > scores["ssim_copy_source"] + 0.03, scores
 
     pipeline = PoseTransferPipeline.from_checkpoint(checkpoint, device="cpu")
     test = read_patn_split(data, "test")
@@ -79,15 +84,15 @@ def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_pa
     from PIL import Image
 
     source = torch.from_numpy(np.array(Image.open(record.source))).permute(2, 0, 1)[None].float() / 255
-    pose = Pose(record.target_keypoints, 48, 64)
+    pose = Pose(record.target_keypoints, 96, 128)
     out = pipeline(source, pose)
-    assert out.shape == (1, 3, 64, 48) and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert out.shape == (1, 3, 128, 96) and 0 <= float(out.min()) and float(out.max()) <= 1
 
     monkeypatch.setenv("RPTGAN_MODELS_DIR", output)
     transfer = _load_pack()
     node_out, = transfer.PoseTransfer().generate(source.permute(0, 2, 3, 1), poses_to_openpose_json([pose]),
                                                 "rptgan-synthetic.safetensors", device="cpu", precision="float32")
-    assert node_out.shape == (1, 64, 48, 3)
+    assert node_out.shape == (1, 128, 96, 3)
     assert torch.allclose(node_out.permute(0, 3, 1, 2), out, atol=1e-5)
 
 
@@ -108,7 +113,7 @@ def _state_step(output: str) -> int | None:
 @pytest.mark.slow
 def test_a_run_killed_mid_way_resumes_from_its_last_state_with_the_same_data(tmp_path):
     data = str(tmp_path / "data")
-    steps = 120
+    steps = 100
     straight, interrupted = str(tmp_path / "straight"), str(tmp_path / "interrupted")
     done = subprocess.run(_tiny(straight, data, steps), env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
