@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
-from torchvision.models import vgg19
+from torchvision.models.vgg import cfgs, make_layers
 
 from .networks.encoders import IMAGENET_MEAN, IMAGENET_STD
 
@@ -55,7 +55,8 @@ class PerceptualLoss(nn.Module):
             raise LossWeightsError(f"perceptual loss: VGG-19 weight file not found: {path}")
         if not path.endswith(".safetensors"):
             raise LossWeightsError(f"perceptual loss: {path} must be a .safetensors file (pickles are not loaded)")
-        features = vgg19(weights=None).features[: self._STAGES[-1]]
+        # VGG-19's convolutional layers only: its classifier would be 120M parameters never used.
+        features = make_layers(cfgs["E"])[: self._STAGES[-1]]
         try:
             state = load_file(path)
         except Exception as error:  # safetensors' own error types

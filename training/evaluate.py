@@ -150,9 +150,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
-        scores = evaluate(args)
+        with torch.no_grad():
+            scores = evaluate(args)
     except DatasetError as error:
         raise SystemExit(f"error: {error}") from None
     for message in scores["skipped"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import save_file
-from torchvision.models import vgg19
+from torchvision.models.vgg import cfgs, make_layers
 
 from rptgan_core.losses import (
     LossConfig,
@@ -54,7 +54,7 @@ def test_perceptual_needs_a_local_weight_file(tmp_path):
 
 
 def test_perceptual_loss_from_a_vgg19_state_dict(tmp_path):
-    features = vgg19(weights=None).features[:21]
+    features = make_layers(cfgs["E"])[:21]  # the layers of torchvision's vgg19().features
     path = tmp_path / "vgg19.safetensors"
     save_file({f"features.{k}": v.half() for k, v in features.state_dict().items()}, str(path))
     loss = build_perceptual(LossConfig(perceptual=1.0, perceptual_weights=str(path)))
