@@ -132,9 +132,10 @@ def read_pairs(config: TrainConfig, accelerator: Accelerator) -> tuple[PairList,
 
 
 def sample_grid(generator, pairs: PairList, fill: float, rows: int, caption: str) -> Image.Image:
-    """Rows of source | target pose | generated | ground truth for the first ``rows`` pairs."""
+    """Rows of source | target pose | generated | ground truth for ``rows`` pairs spread over ``pairs``."""
+    spread = PairList(pairs.pairs[:: max(1, len(pairs) // rows)][:rows], pairs.description, pairs.synthetic)
     tiles = []
-    for batch in generate_pairs(generator, pairs, fill, limit=rows, batch_size=rows):
+    for batch in generate_pairs(generator, spread, fill, limit=rows, batch_size=rows):
         for generated, target, source, keypoints in zip(batch.generated, batch.target, batch.source,
                                                         batch.target_keypoints):
             skeleton = draw_skeleton(Pose(keypoints, target.shape[1], target.shape[0]))
