@@ -42,6 +42,7 @@ GENERATOR_PREFIX = "generator."
 DISCRIMINATOR_PREFIX = "discriminator."
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+_FILE_MODE = 0o666
 
 
 class CheckpointError(ValueError):
@@ -112,11 +113,20 @@ def save_checkpoint(path: str | os.PathLike, generator: PoseTransferGenerator,
         save_file(tensors, temporary, metadata=metadata)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        # mkstemp creates the file private (0600); a checkpoint is shared like any saved file,
+        # e.g. with a ComfyUI running as another user.
+        os.chmod(temporary, _FILE_MODE & ~_current_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # reading ------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 import struct
 
 import pytest
@@ -69,6 +71,15 @@ def test_metadata_holds_config_version_keypoints_and_size(saved):
     assert metadata["format"] == "rptgan" and metadata["format_version"] == "1"
     assert metadata["keypoint_format"] == "openpose18" and json.loads(metadata["image_size"]) == [32, 16]
     assert json.loads(metadata["config"])["name"] == "tiny"
+
+
+def test_saved_files_are_readable_by_others_as_the_umask_allows(tmp_path, tiny_generator):
+    previous = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "shared.safetensors", tiny_generator)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, tiny_generator, monkeypatch):
