@@ -147,3 +147,79 @@ def test_a_mediapipe_without_solutions_asks_for_a_task_file(monkeypatch, tmp_pat
 def test_max_people_must_be_positive():
     with pytest.raises(ValueError, match="max_people"):
         BlazePoseEstimator(max_people=0)
+
+
+def _fake_tasks_mediapipe(monkeypatch, people):
+    """A mediapipe >= 0.10.30 stand-in whose Tasks PoseLandmarker returns ``people``
+    (lists of normalised landmarks), recording the options it was created with."""
+    created = {}
+
+    class Landmark:
+        def __init__(self, x, y, visibility):
+            self.x, self.y, self.visibility = x, y, visibility
+
+    class PoseLandmarker:
+        @staticmethod
+        def create_from_options(options):
+            created["options"] = options
+            return PoseLandmarker()
+
+        def detect(self, image):
+            created["image"] = image
+            return types.SimpleNamespace(pose_landmarks=[[Landmark(*point) for point in person] for person in people])
+
+        def close(self):
+            created["closed"] = True
+
+    vision = types.SimpleNamespace(
+        PoseLandmarker=PoseLandmarker,
+        PoseLandmarkerOptions=lambda **options: options,
+        RunningMode=types.SimpleNamespace(IMAGE="IMAGE"),
+    )
+    python = types.ModuleType("mediapipe.tasks.python")
+    python.BaseOptions = lambda model_asset_path: {"model_asset_path": model_asset_path}
+    python.vision = vision
+    mediapipe = types.ModuleType("mediapipe")
+    mediapipe.__spec__ = importlib.machinery.ModuleSpec("mediapipe", None)
+    mediapipe.__version__ = "0.10.35"
+    mediapipe.Image = lambda image_format, data: types.SimpleNamespace(format=image_format, data=data)
+    mediapipe.ImageFormat = types.SimpleNamespace(SRGB="SRGB")
+    tasks = types.ModuleType("mediapipe.tasks")
+    tasks.python = python
+    mediapipe.tasks = tasks
+    for name, module in (("mediapipe", mediapipe), ("mediapipe.tasks", tasks), ("mediapipe.tasks.python", python)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return created
+
+
+def test_newer_mediapipe_runs_the_tasks_landmarker_from_a_task_file(monkeypatch, tmp_path):
+    task = tmp_path / "pose_landmarker_full.task"
+    task.write_bytes(b"model")
+    first = [(0.5, 0.5, 0.9)] * 33
+    first[0] = (0.5, 0.1, 0.99)      # nose
+    first[11] = (0.6, 0.3, 0.9)      # BlazePose left shoulder
+    first[12] = (0.4, 0.3, None)     # right shoulder, visibility unset: seen
+    first[27] = (0.55, 0.9, 0.2)     # left ankle, barely visible: missing
+    second = [(0.1, 0.2, 0.8)] * 33
+    created = _fake_tasks_mediapipe(monkeypatch, [first, second])
+    estimator = BlazePoseEstimator(model_dir=tmp_path, max_people=3)
+
+    pose = estimator.detect(np.zeros((200, 100, 3), np.uint8))
+
+    assert created["options"]["base_options"] == {"model_asset_path": str(task)}
+    assert created["options"]["num_poses"] == 3 and created["image"].data.shape == (200, 100, 3)
+    assert pose.num_people == 2 and (pose.width, pose.height) == (100, 200)
+    assert pose.keypoints[0, KEYPOINT_INDEX["nose"], :2] == pytest.approx([49.5, 19.5])
+    assert pose.keypoints[0, KEYPOINT_INDEX["left_shoulder"], :2] == pytest.approx([59.5, 59.5])
+    assert pose.keypoints[0, KEYPOINT_INDEX["right_shoulder"], 2] == 1.0
+    assert pose.keypoints[0, KEYPOINT_INDEX["neck"]] == pytest.approx([49.5, 59.5, 0.9])
+    assert pose.keypoints[0, KEYPOINT_INDEX["left_ankle"]].tolist() == [0, 0, 0]
+    estimator.close()
+    assert created["closed"]
+
+
+def test_newer_mediapipe_finding_nobody_gives_an_empty_pose(monkeypatch, tmp_path):
+    (tmp_path / "pose_landmarker_full.task").write_bytes(b"model")
+    _fake_tasks_mediapipe(monkeypatch, [])
+    pose = BlazePoseEstimator(model_dir=tmp_path).detect(np.zeros((64, 48, 3), np.uint8))
+    assert pose.num_people == 0 and (pose.width, pose.height) == (48, 64)
