@@ -17,7 +17,9 @@ def _pose(kit, frames=1, width=48, height=64):
 def test_checkpoint_dropdown_lists_the_models_folder(nodes, tiny_checkpoint):
     choices = nodes["RPTGAN_PoseTransfer"].INPUT_TYPES()["required"]["checkpoint"][0]
     assert tiny_checkpoint in choices and choices[-1] == "(use the model input)"
-    assert nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0] == [tiny_checkpoint]
+    # The loader lists the same files: the models folder's and those the pack ships (the demo checkpoint).
+    assert nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0] == choices[:-1]
+    assert "rptgan-synthetic-demo.safetensors" in choices
     assert nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS(tiny_checkpoint) is True
     assert "not in the rptgan model folders" in nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS("other.safetensors")
     # With the model input connected (ComfyUI passes it as None while validating) the dropdown does not matter.
