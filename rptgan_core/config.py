@@ -16,6 +16,7 @@ from .pose.skeleton import KEYPOINT_FORMAT, NUM_KEYPOINTS
 ENCODERS = ("resnet50", "conv")
 RESNET_LAYERS = {"layer1": (4, 256), "layer2": (8, 512), "layer3": (16, 1024)}
 NORMS = ("instance", "batch", "none")
+UPSAMPLES = ("transposed", "resize")
 
 
 class ConfigError(ValueError):
@@ -40,7 +41,10 @@ class ModelConfig:
         generator_channels: width of the residual trunk.
         pose_channels: widths of the pose encoder's stride-2 stages.
         num_res_blocks: residual down/up blocks (9 in the paper).
-        decoder_channels: widths of the transposed-conv stages back to full size.
+        decoder_channels: widths of the decoder's x2 upsampling stages back to full size.
+        upsample: how the decoder doubles the size: "transposed" (4x4 stride-2
+            transposed conv, the paper's) or "resize" (nearest x2 then 3x3 conv,
+            which leaves no checkerboard on flat backgrounds).
         norm: "instance", "batch" or "none" in the generator.
         discriminator_channels: widths of the Conv-ReLU-Pool stages.
         num_identities: classes of the discriminator's identity head (0: none).
@@ -60,6 +64,7 @@ class ModelConfig:
     num_res_blocks: int = 9
     decoder_channels: tuple[int, ...] = (96, 48, 24)
     norm: str = "instance"
+    upsample: str = "transposed"
     discriminator_channels: tuple[int, ...] = (32, 64, 128, 256, 256)
     num_identities: int = 0
 
@@ -72,6 +77,8 @@ class ModelConfig:
             raise ConfigError(f"encoder_layer must be one of {tuple(RESNET_LAYERS)}, got {self.encoder_layer!r}")
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.upsample not in UPSAMPLES:
+            raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
         if self.keypoint_format != KEYPOINT_FORMAT:
             raise ConfigError(f"keypoint_format must be {KEYPOINT_FORMAT!r}, got {self.keypoint_format!r}")
         stride = self.encoder_stride
@@ -172,22 +179,28 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
     return _PRESETS[name].replace(**overrides)
 
 
+# The paper presets use no generator norm and a resize-conv decoder: instance norm
+# strips each image's colour and the transposed decoder paints a checkerboard on flat
+# backgrounds (docs/architecture.md has the measurements).
+_DECODER = {"norm": "none", "upsample": "resize"}
+
 # DeepFashion In-shop at the field's 256x176 crop, white studio background.
-register_preset(ModelConfig(name="deepfashion", letterbox_fill=1.0))
+register_preset(ModelConfig(name="deepfashion", letterbox_fill=1.0, **_DECODER))
 
 # Market-1501's 128x64 crops are scaled 2x to 256x128 and zero-padded to the
 # same 256x176 canvas, as the paper resizes and zero-pads them; 751 training identities.
-register_preset(ModelConfig(name="market", letterbox_fill=0.0, num_identities=751))
+register_preset(ModelConfig(name="market", letterbox_fill=0.0, num_identities=751, **_DECODER))
 
 # SyntheticPeople demo: a small canvas and the trainable conv encoder, so it
 # trains on a CPU in minutes and needs no ImageNet weights.
 register_preset(ModelConfig(
     name="synthetic", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
     encoder="conv", conv_encoder_channels=(32, 64, 128), generator_channels=128, pose_channels=(16, 32, 64),
-    num_res_blocks=9, decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128, 128),
+    num_res_blocks=9, decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128, 128), **_DECODER,
 ))
 
-# Test sizes: seconds on a CPU.
+# Test sizes: seconds on a CPU. They keep the paper's instance norm and transposed
+# convs, so the tests exercise both decoder variants.
 register_preset(ModelConfig(
     name="tiny", image_height=32, image_width=16, letterbox_fill=0.0, pose_sigma=1.5, encoder="conv",
     conv_encoder_channels=(8, 16), generator_channels=16, pose_channels=(8, 8), num_res_blocks=2,

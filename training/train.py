@@ -185,7 +185,18 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
                                "log_with": tracker, "project_dir": config.output_dir}
     if config.mixed_precision is not None:
         options["mixed_precision"] = config.mixed_precision
+    # Several processes without a GPU (torchrun, or a cluster launcher): accelerate forms
+    # the CPU (gloo) process group only when told it runs on the CPU.
+    if _world_size() > 1 and not torch.cuda.is_available():
+        options["cpu"] = True
     return Accelerator(**options)
+
+
+def _world_size() -> int:
+    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
 
 
 def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, opt_d, accelerator: Accelerator,

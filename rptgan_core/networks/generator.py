@@ -57,7 +57,8 @@ class PoseTransferGenerator(nn.Module):
         self.blocks = nn.Sequential(*(ResidualDownUp(width, norm) for _ in range(config.num_res_blocks)))
         decoder_widths = (width, *config.decoder_channels)
         self.decoder = nn.Sequential(*(
-            up_norm_relu(decoder_widths[i], decoder_widths[i + 1], norm) for i in range(len(config.decoder_channels))
+            up_norm_relu(decoder_widths[i], decoder_widths[i + 1], norm, config.upsample)
+            for i in range(len(config.decoder_channels))
         ))
         self.to_image = nn.Sequential(nn.Conv2d(config.decoder_channels[-1], 3, 7, padding=3), nn.Tanh())
 

@@ -26,10 +26,21 @@ def conv_norm_relu(in_channels: int, out_channels: int, norm: str, kernel: int =
     )
 
 
-def up_norm_relu(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
-    """Transposed conv that exactly doubles height and width -> norm -> ReLU."""
+def up_norm_relu(in_channels: int, out_channels: int, norm: str, mode: str = "transposed") -> nn.Sequential:
+    """Exactly double height and width -> norm -> ReLU.
+
+    ``mode`` "transposed": a 4x4 stride-2 transposed conv; "resize": nearest x2
+    then a 3x3 conv (every output pixel sees the same kernel, so flat regions stay flat).
+    """
+    if mode == "transposed":
+        upsample = [nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=norm == "none")]
+    elif mode == "resize":
+        upsample = [nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=norm == "none")]
+    else:
+        raise ValueError(f"unknown upsample mode {mode!r}")
     return nn.Sequential(
-        nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=norm == "none"),
+        *upsample,
         norm_layer(norm, out_channels),
         nn.ReLU(inplace=True),
     )

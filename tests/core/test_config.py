@@ -32,6 +32,7 @@ def test_overrides_and_unknown_fields():
     ({"encoder": "vgg"}, "encoder must be"),
     ({"encoder_layer": "layer4"}, "encoder_layer"),
     ({"norm": "group"}, "norm must be"),
+    ({"upsample": "pixel_shuffle"}, "upsample must be"),
     ({"pose_channels": (8, 8)}, "stages each"),
     ({"letterbox_fill": 2.0}, "letterbox_fill"),
     ({"generator_channels": 0}, "positive"),
@@ -39,3 +40,9 @@ def test_overrides_and_unknown_fields():
 def test_inconsistent_configs_name_the_field(changes, message):
     with pytest.raises(ConfigError, match=message):
         get_config("deepfashion", **changes)
+
+
+def test_a_config_saved_before_the_upsample_field_means_the_papers_transposed_conv():
+    data = get_config("synthetic").to_dict()
+    del data["upsample"]
+    assert ModelConfig.from_dict(data).upsample == "transposed"

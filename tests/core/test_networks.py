@@ -12,6 +12,7 @@ from rptgan_core.networks import (
     build_encoder,
     build_generator,
 )
+from rptgan_core.networks.layers import up_norm_relu
 
 
 @pytest.mark.parametrize("preset", list_presets())
@@ -52,6 +53,18 @@ def test_residual_block_goes_down_up_and_adds_its_input():
     torch.nn.init.zeros_(block.up[1].weight)
     torch.nn.init.zeros_(block.up[1].bias)
     assert torch.allclose(block(x), x)
+
+
+@pytest.mark.parametrize("mode, flat", [("resize", True), ("transposed", False)])
+def test_decoder_stage_doubles_the_size_and_only_resize_keeps_flat_input_flat(mode, flat):
+    # Why the presets use "resize": a transposed conv paints a 2x2 checkerboard on a flat
+    # background (each output parity sees other kernel taps), which costs SSIM on plain walls.
+    torch.manual_seed(0)
+    stage = up_norm_relu(4, 3, "none", mode)
+    out = stage(torch.full((1, 4, 6, 5), 0.7))
+    assert out.shape == (1, 3, 12, 10)
+    interior = out[..., 2:-2, 2:-2]
+    assert torch.allclose(interior, interior[..., :1, :1].expand_as(interior), atol=1e-6) is flat
 
 
 def test_resnet_encoder_is_frozen_and_stays_in_eval_mode():
