@@ -199,8 +199,8 @@ register_preset(ModelConfig(
     num_res_blocks=9, decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128, 128), **_DECODER,
 ))
 
-# Test sizes: seconds on a CPU. They keep the paper's instance norm and transposed
-# convs, so the tests exercise both decoder variants.
+# Test sizes: seconds on a CPU. They keep instance norm and the transposed-conv decoder
+# (the first design), so the tests exercise both generator variants.
 register_preset(ModelConfig(
     name="tiny", image_height=32, image_width=16, letterbox_fill=0.0, pose_sigma=1.5, encoder="conv",
     conv_encoder_channels=(8, 16), generator_channels=16, pose_channels=(8, 8), num_res_blocks=2,
