@@ -1,9 +1,11 @@
-"""Shared test helpers: small deterministic poses, and a real ComfyUI server for the
-tests that run the pack inside one."""
+"""Shared test helpers: small deterministic poses, the pack loaded as ComfyUI loads it,
+free ports, and a real ComfyUI server for the tests that run the pack inside one."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -20,6 +22,37 @@ import pytest
 import torch
 
 from rptgan_core.pose import NUM_KEYPOINTS, Pose
+
+REPO = Path(__file__).resolve().parents[1]
+PACK_MODULE = "comfyui_rptgan_under_test"
+
+
+def _load_pack():
+    """Import the repository root as a custom node package, the way ComfyUI's loader does."""
+    if PACK_MODULE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(PACK_MODULE, REPO / "__init__.py",
+                                                      submodule_search_locations=[str(REPO)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACK_MODULE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[PACK_MODULE]
+
+
+def _pack_module(name: str):
+    """A submodule of the pack, e.g. ``_pack_module("nodes.convert")``."""
+    _load_pack()
+    return importlib.import_module(f"{PACK_MODULE}.{name}")
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return _load_pack()
+
+
+@pytest.fixture(scope="session")
+def pack_module():
+    """``pack_module("nodes.transfer")``: a submodule of the pack loaded as ComfyUI loads it."""
+    return _pack_module
 
 
 def standing_person(width: int = 88, height: int = 128, shift: float = 0.0) -> np.ndarray:
@@ -69,6 +102,12 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """``free_port()``: a TCP port on 127.0.0.1 that nothing listens on now."""
+    return _free_port
 
 
 @contextlib.contextmanager

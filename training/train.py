@@ -40,6 +40,7 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
+from accelerate.utils import get_int_from_env  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
@@ -187,16 +188,10 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         options["mixed_precision"] = config.mixed_precision
     # Several processes without a GPU (torchrun, or a cluster launcher): accelerate forms
     # the CPU (gloo) process group only when told it runs on the CPU.
-    if _world_size() > 1 and not torch.cuda.is_available():
+    world_size = get_int_from_env(["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
+    if world_size > 1 and not torch.cuda.is_available():
         options["cpu"] = True
     return Accelerator(**options)
-
-
-def _world_size() -> int:
-    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return 1
 
 
 def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, opt_d, accelerator: Accelerator,

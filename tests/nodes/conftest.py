@@ -1,13 +1,10 @@
-"""Fixtures for the node tests: the pack loaded as ComfyUI loads it, folders in
+"""Fixtures for the node tests (the pack itself comes from tests/conftest.py): folders in
 a temporary directory, tiny checkpoints, and a fake pose estimator. Helpers
 reach the tests through the ``kit`` fixture (test files cannot import conftest
 under --import-mode=importlib)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,30 +14,7 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
-PACK_MODULE = "comfyui_rptgan_under_test"
 FAKE_BACKEND = "fake-estimator"
-
-
-def load_pack():
-    """Import the repository root as a custom node package, the way ComfyUI's loader does."""
-    if PACK_MODULE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(PACK_MODULE, REPO / "__init__.py",
-                                                      submodule_search_locations=[str(REPO)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[PACK_MODULE] = module
-        spec.loader.exec_module(module)
-    return sys.modules[PACK_MODULE]
-
-
-def pack_module(name: str):
-    """A submodule of the pack, e.g. ``pack_module("nodes.convert")``."""
-    load_pack()
-    return importlib.import_module(f"{PACK_MODULE}.{name}")
-
-
-@pytest.fixture(scope="session")
-def pack():
-    return load_pack()
 
 
 @pytest.fixture
@@ -102,7 +76,7 @@ class FakeEstimator:
 
 
 @pytest.fixture
-def fake_estimator(pack):
+def fake_estimator(pack_module):
     from rptgan_core.estimation import register_backend
 
     estimators = pack_module("nodes.estimators")
@@ -147,7 +121,7 @@ def image_batch(count: int = 1, height: int = 64, width: int = 48, seed: int = 0
 
 
 @pytest.fixture
-def kit():
+def kit(pack_module):
     """The helpers above, for the tests."""
     return SimpleNamespace(
         repo=REPO, pack_module=pack_module, standing_keypoints=standing_keypoints, keypoint_frame=keypoint_frame,

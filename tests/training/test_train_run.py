@@ -4,8 +4,6 @@ without losing steps; data-parallel processes and machines train like one proces
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import signal
@@ -41,17 +39,6 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"), "PYTHONPATH": REPO}
 
 
-def _load_pack():
-    name = "comfyui_rptgan_training_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "__init__.py"),
-                                                      submodule_search_locations=[REPO])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return importlib.import_module(f"{name}.nodes.transfer")
-
-
 # New people (another SyntheticPeople seed) at the preset's own 128x96 size.
 FRESH_PEOPLE = {"seed": 1, "train_identities": 30, "test_identities": 12, "images_per_identity": 6,
                 "height": 128, "width": 96, "test_pairs_per_identity": 5}
@@ -59,7 +46,7 @@ ACCEPTANCE_STEPS = 400
 
 
 @pytest.mark.slow
-def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_path, monkeypatch):
+def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_path, monkeypatch, pack_module):
     # From scratch, the preset's model as it is, a small budget: 400 steps of batch 8 (3,200
     # samples; a few minutes on a 2-core CPU). docs/training.md has its SSIM curve.
     output, data = str(tmp_path / "run"), str(tmp_path / "data")
@@ -92,7 +79,7 @@ def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_pa
     assert out.shape == (1, 3, 128, 96) and 0 <= float(out.min()) and float(out.max()) <= 1
 
     monkeypatch.setenv("RPTGAN_MODELS_DIR", output)
-    transfer = _load_pack()
+    transfer = pack_module("nodes.transfer")
     node_out, = transfer.PoseTransfer().generate(source.permute(0, 2, 3, 1), poses_to_openpose_json([pose]),
                                                 "rptgan-synthetic.safetensors", device="cpu", precision="float32")
     assert node_out.shape == (1, 128, 96, 3)
@@ -145,39 +132,32 @@ def test_a_run_killed_mid_way_resumes_from_its_last_state_with_the_same_data(tmp
         assert json.load(handle)["progress"]["step"] == steps
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _ddp(output: str, data: str, batch: int) -> list[str]:
+def _six_tiny_steps(output: str, data: str, batch: int) -> list[str]:
+    """train.py and its arguments, without an interpreter, for launchers to put in front."""
     return _command(output, data, "--max-steps", "6", "--batch-size", str(batch), "--seed", "5",
                     "--set", 'model="tiny"', "--set", "save_every=0", "--set", "eval_every=0",
                     "--set", "sample_every=0", "--set", "data.eval_pairs=4")[1:]
 
 
 @pytest.mark.slow
-def test_data_parallel_processes_and_machines_train_like_one_process_with_the_whole_batch(tmp_path):
+def test_data_parallel_processes_and_machines_train_like_one_process_with_the_whole_batch(tmp_path, free_port):
     # DDP on the CPU (gloo): 2 processes x batch 2 and 2 "machines" x 1 process x batch 2 must
     # take the same steps as 1 process x batch 4 (same samples, averaged gradients).
     data = str(tmp_path / "data")
     runs = {name: str(tmp_path / name) for name in ("one", "processes", "machines")}
     torchrun = [sys.executable, "-m", "torch.distributed.run"]
-    single = subprocess.run([sys.executable, *_ddp(runs["one"], data, 4)], env=_env(), capture_output=True,
+    single = subprocess.run([sys.executable, *_six_tiny_steps(runs["one"], data, 4)], env=_env(), capture_output=True,
                             text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
-    processes = subprocess.run([*torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()),
-                                *_ddp(runs["processes"], data, 2)], env=_env(), capture_output=True, text=True,
+    processes = subprocess.run([*torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()),
+                                *_six_tiny_steps(runs["processes"], data, 2)], env=_env(), capture_output=True, text=True,
                                timeout=600)
     assert processes.returncode == 0, processes.stderr[-3000:]
     assert "2 process(es)" in processes.stdout
-    port = str(_free_port())
+    port = str(free_port())
     machines = [subprocess.Popen([*torchrun, "--nnodes", "2", "--node_rank", str(rank), "--nproc_per_node", "1",
                                   "--master_addr", "127.0.0.1", "--master_port", port,
-                                  *_ddp(runs["machines"], data, 2)], env=_env(), stdout=subprocess.PIPE,
+                                  *_six_tiny_steps(runs["machines"], data, 2)], env=_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
     outputs = [machine.communicate(timeout=600) for machine in machines]
     assert [machine.returncode for machine in machines] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
@@ -199,7 +179,7 @@ def test_bf16_mixed_precision_trains_in_autocast_and_keeps_float32_weights(tmp_p
     weights = {}
     for precision in ("no", "bf16"):
         output = str(tmp_path / precision)
-        run = subprocess.run([sys.executable, *_ddp(output, data, 4), "--set", f"mixed_precision={precision}"],
+        run = subprocess.run([sys.executable, *_six_tiny_steps(output, data, 4), "--set", f"mixed_precision={precision}"],
                              env=_env(), capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         weights[precision] = load_file(os.path.join(output, "state", "step-00000006", "generator.safetensors"))
