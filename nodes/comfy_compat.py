@@ -169,6 +169,23 @@ def file_fingerprint(path: str) -> str:
     return digest.hexdigest()
 
 
+def input_file_problem(name: str, kind: str) -> bool | str:
+    """A loader's VALIDATE_INPUTS: True, or the message saying why ``name`` can't be used."""
+    try:
+        resolve_input_file(name, kind)
+    except InputFileError as error:
+        return str(error)
+    return True
+
+
+def input_file_version(name: str, kind: str) -> str | float:
+    """A loader's IS_CHANGED: the file's fingerprint, or NaN (never equal, so it re-runs and reports)."""
+    try:
+        return file_fingerprint(resolve_input_file(name, kind))
+    except (InputFileError, OSError):
+        return float("nan")
+
+
 def compute_device(choice: str = "auto") -> str:
     """The device for "auto": ComfyUI's own (so --cpu is honoured), else rptgan_core's choice."""
     if choice != "auto" or not in_comfyui():

@@ -92,18 +92,11 @@ class LoadPersonImage:
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
-        try:
-            comfy_compat.resolve_input_file(image, "image")
-        except comfy_compat.InputFileError as error:
-            return str(error)
-        return True
+        return comfy_compat.input_file_problem(image, "image")
 
     @classmethod
     def IS_CHANGED(cls, image, **_):
-        try:
-            return comfy_compat.file_fingerprint(comfy_compat.resolve_input_file(image, "image"))
-        except (comfy_compat.InputFileError, OSError):
-            return float("nan")
+        return comfy_compat.input_file_version(image, "image")
 
     def load(self, image: str, person_crop: str = NO_CROP, aspect: str = SOURCE_ASPECT, margin: float = 0.15,
              transparency: str = "keep colours"):
@@ -170,18 +163,11 @@ class LoadPoseKeypoints:
 
     @classmethod
     def VALIDATE_INPUTS(cls, pose_file):
-        try:
-            comfy_compat.resolve_input_file(pose_file, "pose file")
-        except comfy_compat.InputFileError as error:
-            return str(error)
-        return True
+        return comfy_compat.input_file_problem(pose_file, "pose file")
 
     @classmethod
     def IS_CHANGED(cls, pose_file, **_):
-        try:
-            return comfy_compat.file_fingerprint(comfy_compat.resolve_input_file(pose_file, "pose file"))
-        except (comfy_compat.InputFileError, OSError):
-            return float("nan")
+        return comfy_compat.input_file_version(pose_file, "pose file")
 
     def load(self, pose_file: str, canvas_width: int = 512, canvas_height: int = 512):
         path = comfy_compat.resolve_input_file(pose_file, "pose file")
