@@ -13,7 +13,16 @@ from rptgan_core.framing import paste_into_frame
 from rptgan_core.pose import resize_image
 
 from . import comfy_compat
-from .convert import NodeInputError, check_image, chw_to_image, image_to_chw, poses_from_keypoints, require_people
+from . import estimators
+from .convert import (
+    NodeInputError,
+    check_image,
+    chw_to_image,
+    image_to_chw,
+    image_to_uint8,
+    poses_from_keypoints,
+    require_people,
+)
 from .loaders import CATEGORY, CropInfo
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -133,6 +142,9 @@ class PoseTransfer:
             "optional": {
                 "model": ("RPTGAN_MODEL",),
                 "crop": ("RPTGAN_CROP", {"tooltip": "from Load Person Image: paste results back into the photo"}),
+                "source_pose": ("POSE_KEYPOINT", {
+                    "tooltip": "the pose of the source image (one frame, or one per source image); models that "
+                               "use it estimate it from the image when this is not connected"}),
             },
         }
 
@@ -143,7 +155,8 @@ class PoseTransfer:
         return _validate_checkpoint(checkpoint)
 
     def generate(self, image, pose, checkpoint: str, device: str = "auto", precision: str = "auto",
-                 output: str = "model size", batch_size: int = 8, model=None, crop: CropInfo | None = None):
+                 output: str = "model size", batch_size: int = 8, model=None, crop: CropInfo | None = None,
+                 source_pose=None):
         image = check_image(image)
         if output not in OUTPUTS:
             raise NodeInputError(f"output: unknown choice {output!r}; choose one of {list(OUTPUTS)}")
@@ -161,13 +174,43 @@ class PoseTransfer:
         if not callable(pipeline) or not hasattr(pipeline, "config"):
             raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, got {type(pipeline).__name__}")
 
+        source_poses = self._source_poses(pipeline, image, source_pose)
         comfy_compat.check_interrupt()
         mode = "model" if output == "model size" else "pose"
-        generated = pipeline(image_to_chw(image), poses, batch_size=batch_size, output=mode,
-                             callback=comfy_compat.progress_callback(count))
+        generated = pipeline(image_to_chw(image), poses, source_poses=source_poses, batch_size=batch_size,
+                             output=mode, callback=comfy_compat.progress_callback(count))
         if output == "source frame":
             generated = self._into_source_frame(generated, image, crop)
         return (chw_to_image(generated),)
+
+    @staticmethod
+    def _source_poses(pipeline, image: torch.Tensor, source_pose) -> list | None:
+        """The source images' poses: the connected ones, or estimated on each source image."""
+        if not getattr(pipeline, "needs_source_pose", False):
+            return None
+        if source_pose is not None:
+            poses = poses_from_keypoints(source_pose, "source_pose", (image.shape[2], image.shape[1]))
+            require_people(poses, "source_pose")
+            if len(poses) not in (1, len(image)):
+                raise NodeInputError(f"source_pose: {len(poses)} frames for {len(image)} source images "
+                                     "(give one per source image, or one for all)")
+            return poses
+        backends = estimators.backend_choices()
+        try:
+            estimator = estimators.get_estimator(backends[0])
+        except Exception as error:  # an estimator that cannot load says why in its own error types
+            raise NodeInputError(
+                f"source_pose: this model needs the pose of the source image; connect Estimate Pose (or Load Pose "
+                f"Keypoints) to source_pose, or install a pose estimator ({backends[0]!r} failed: {error})") from None
+        poses = []
+        for index in range(len(image)):
+            found = estimator.estimate(image_to_uint8(image, index))
+            if found.num_people == 0 or not found.visible.any():
+                raise NodeInputError(
+                    f"source_pose: the {backends[0]!r} estimator found no person in source image {index}; connect "
+                    "the source's pose (Estimate Pose or Load Pose Keypoints) to source_pose")
+            poses.append(found)
+        return poses
 
     @staticmethod
     def _into_source_frame(generated: torch.Tensor, image: torch.Tensor, crop: CropInfo | None) -> torch.Tensor:

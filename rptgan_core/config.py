@@ -17,6 +17,8 @@ ENCODERS = ("resnet50", "conv")
 RESNET_LAYERS = {"layer1": (4, 256), "layer2": (8, 512), "layer3": (16, 1024)}
 NORMS = ("instance", "batch", "none")
 UPSAMPLES = ("transposed", "resize")
+GENERATORS = ("rptgan", "flow")
+DISCRIMINATORS = ("rptgan", "patch")
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,12 @@ class ModelConfig:
         norm: "instance", "batch" or "none" in the generator.
         discriminator_channels: widths of the Conv-ReLU-Pool stages.
         num_identities: classes of the discriminator's identity head (0: none).
+        generator: "rptgan" (the paper's: source features and the target pose
+            only) or "flow" (source image and pose, target pose, source features
+            warped to the target; see ``networks.flow_generator``).
+        discriminator: "rptgan" (the paper's image-only Conv-ReLU-Pool with
+            real/fake and identity heads) or "patch" (spectral-norm patch
+            discriminator conditioned on the source image and the target pose).
     """
 
     name: str = "custom"
@@ -67,6 +75,8 @@ class ModelConfig:
     upsample: str = "transposed"
     discriminator_channels: tuple[int, ...] = (32, 64, 128, 256, 256)
     num_identities: int = 0
+    generator: str = "rptgan"
+    discriminator: str = "rptgan"
 
     def __post_init__(self) -> None:
         for name in ("conv_encoder_channels", "pose_channels", "decoder_channels", "discriminator_channels"):
@@ -79,6 +89,13 @@ class ModelConfig:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.upsample not in UPSAMPLES:
             raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
+        if self.generator not in GENERATORS:
+            raise ConfigError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.discriminator not in DISCRIMINATORS:
+            raise ConfigError(f"discriminator must be one of {DISCRIMINATORS}, got {self.discriminator!r}")
+        if self.generator == "flow" and (self.encoder != "conv" or len(self.conv_encoder_channels) != 3):
+            raise ConfigError("the flow generator needs encoder 'conv' with three conv_encoder_channels "
+                              f"(features at 1/2, 1/4, 1/8), got {self.encoder!r} {self.conv_encoder_channels}")
         if self.keypoint_format != KEYPOINT_FORMAT:
             raise ConfigError(f"keypoint_format must be {KEYPOINT_FORMAT!r}, got {self.keypoint_format!r}")
         stride = self.encoder_stride
@@ -199,12 +216,38 @@ register_preset(ModelConfig(
     num_res_blocks=9, decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128, 128), **_DECODER,
 ))
 
+# The flow generator (networks/flow_generator.py) on each canvas, with the patch
+# discriminator conditioned on the source and the target pose. docs/architecture.md
+# compares it with the paper's generator at the same budget.
+_FLOW = {"generator": "flow", "discriminator": "patch", "encoder": "conv", "norm": "none", "upsample": "resize"}
+register_preset(ModelConfig(
+    name="synthetic-flow", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
+    conv_encoder_channels=(32, 64, 128), pose_channels=(16, 32, 64), generator_channels=128, num_res_blocks=2,
+    decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128), **_FLOW,
+))
+register_preset(ModelConfig(
+    name="deepfashion-flow", image_height=256, image_width=176, letterbox_fill=1.0, pose_sigma=6.0,
+    conv_encoder_channels=(48, 96, 192), pose_channels=(24, 48, 96), generator_channels=192, num_res_blocks=3,
+    decoder_channels=(96, 48, 32), discriminator_channels=(64, 128, 256), **_FLOW,
+))
+# Market-1501 at its own 128x64 (the paper's "market" preset pads it into the 256x176 canvas).
+register_preset(ModelConfig(
+    name="market-flow", image_height=128, image_width=64, letterbox_fill=0.0, pose_sigma=3.0,
+    conv_encoder_channels=(32, 64, 128), pose_channels=(16, 32, 64), generator_channels=128, num_res_blocks=2,
+    decoder_channels=(64, 32, 16), discriminator_channels=(32, 64, 128), **_FLOW,
+))
+
 # Test sizes: seconds on a CPU. They keep instance norm and the transposed-conv decoder
 # (the first design), so the tests exercise both generator variants.
 register_preset(ModelConfig(
     name="tiny", image_height=32, image_width=16, letterbox_fill=0.0, pose_sigma=1.5, encoder="conv",
     conv_encoder_channels=(8, 16), generator_channels=16, pose_channels=(8, 8), num_res_blocks=2,
     decoder_channels=(16, 8), discriminator_channels=(8, 16), num_identities=4,
+))
+register_preset(ModelConfig(
+    name="tiny-flow", image_height=32, image_width=32, letterbox_fill=0.0, pose_sigma=1.5,
+    conv_encoder_channels=(8, 16, 16), pose_channels=(8, 8, 8), generator_channels=16, num_res_blocks=1,
+    decoder_channels=(16, 8, 8), discriminator_channels=(8, 16), **_FLOW,
 ))
 register_preset(ModelConfig(
     name="tiny-resnet", image_height=64, image_width=32, letterbox_fill=0.0, pose_sigma=1.5, encoder="resnet50",

@@ -10,6 +10,7 @@ import torch
 from .checkpoint import CheckpointInfo, load_generator
 from .networks import PoseTransferGenerator
 from .pose import Letterbox, Pose, PoseError
+from .processing import generate
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(done, total)`` after each chunk; raising from it stops the run."""
@@ -62,13 +63,13 @@ def _check_images(images: torch.Tensor) -> None:
         raise ValueError(f"source images must be in [0, 1], got values from {low:.3g} to {high:.3g}")
 
 
-def _target_people(poses: Sequence[Pose]) -> list[Pose]:
+def _main_people(poses: Sequence[Pose], what: str) -> list[Pose]:
     people = []
     for index, pose in enumerate(poses):
         if not isinstance(pose, Pose):
-            raise PoseError(f"target pose {index} is a {type(pose).__name__}, not a Pose")
+            raise PoseError(f"{what} {index} is a {type(pose).__name__}, not a Pose")
         if pose.num_people == 0 or not pose.visible.any():
-            raise PoseError(f"target pose {index} has no person (no visible keypoints)")
+            raise PoseError(f"{what} {index} has no person (no visible keypoints)")
         people.append(pose.main_person())
     return people
 
@@ -98,7 +99,13 @@ class PoseTransferPipeline:
         generator, info = load_generator(path, device=resolved, dtype=chosen)
         return cls(generator, resolved, chosen, info)
 
-    def __call__(self, images: torch.Tensor, poses: Pose | Sequence[Pose], *, batch_size: int = 8,
+    @property
+    def needs_source_pose(self) -> bool:
+        """Whether the generator takes the source image's own pose (the flow generator does)."""
+        return bool(self.generator.uses_source_pose)
+
+    def __call__(self, images: torch.Tensor, poses: Pose | Sequence[Pose], *,
+                 source_poses: Pose | Sequence[Pose] | None = None, batch_size: int = 8,
                  output: Literal["pose", "model"] = "pose", callback: ProgressCallback | None = None) -> torch.Tensor:
         """Generate the source person in each target pose.
 
@@ -107,6 +114,9 @@ class PoseTransferPipeline:
             poses: N target poses; each one's main person is used, placed by its
                 own canvas. B and N must match, or one of them be 1 (one source in a
                 sequence of poses gives a batch of frames; one pose applies to every source).
+            source_poses: the pose of each source image (B of them, or 1 for all), on
+                any canvas of the image's shape; needed when ``needs_source_pose``,
+                ignored otherwise.
             batch_size: images per forward pass, to bound memory.
             output: "pose" returns each image at its pose canvas size (the
                 letterbox undone; all poses must share one canvas size), "model"
@@ -130,7 +140,8 @@ class PoseTransferPipeline:
                 f"mismatched batch sizes: {len(images)} source images and {len(poses)} target poses "
                 "(they must be equal, or one of them 1)"
             )
-        people = _target_people(poses)
+        people = _main_people(poses, "target pose")
+        source_points = self._source_keypoints(images, source_poses)
         canvases = {(pose.height, pose.width) for pose in people}
         if output == "pose" and len(canvases) > 1:
             raise ValueError(f"target poses have different canvas sizes {sorted(canvases)}; use output='model'")
@@ -149,13 +160,35 @@ class PoseTransferPipeline:
                 sources = images if len(images) == 1 else images[start:stop]
                 sources = source_box.apply_image(sources.float(), self.config.letterbox_fill)
                 sources = sources.expand(len(chunk), -1, -1, -1) if len(sources) == 1 else sources
-                sources = (sources * 2 - 1).to(self.device, self.dtype)
                 targets = keypoints[0:1].expand(len(chunk), -1, -1) if len(people) == 1 else keypoints[start:stop]
-                pose_maps = self.generator.render_pose(targets.to(self.device, torch.float32)).to(self.dtype)
-                generated = ((self.generator(sources, pose_maps).float() + 1) / 2).clamp(0, 1).cpu()
+                source_targets = None
+                if source_points is not None:
+                    source_targets = source_points.expand(len(chunk), -1, -1) if len(source_points) == 1 \
+                        else source_points[start:stop]
+                generated = generate(self.generator, sources, targets, source_targets)
                 if output == "pose":
                     generated = pose_boxes[next(iter(canvases))].undo_image(generated).clamp(0, 1)
                 results.append(generated)
                 if callback is not None:
                     callback(stop, count)
         return torch.cat(results)
+
+    def _source_keypoints(self, images: torch.Tensor, source_poses) -> torch.Tensor | None:
+        """(B or 1, 18, 3) source keypoints on the model canvas, or None when the generator needs none."""
+        if not self.needs_source_pose:
+            return None
+        if source_poses is None:
+            raise PoseError(f"the {self.config.name!r} model needs the pose of the source image "
+                            "(source_poses); estimate it on the source image")
+        source_poses = [source_poses] if isinstance(source_poses, Pose) else list(source_poses)
+        if len(source_poses) not in (1, len(images)):
+            raise ValueError(f"{len(source_poses)} source poses for {len(images)} source images "
+                             "(give one per source image, or one for all)")
+        height, width = images.shape[-2:]
+        box = Letterbox.fit((height, width), self.config.image_size)
+        people = _main_people(source_poses, "source pose")
+        for index, person in enumerate(people):
+            if abs(person.width / person.height - width / height) > 0.02 * width / height:
+                raise PoseError(f"source pose {index} is on a {person.width}x{person.height} canvas, the source "
+                                f"image is {width}x{height}; estimate the pose on the source image itself")
+        return torch.stack([torch.from_numpy(box.apply_pose(p.resized(width, height)).keypoints[0]) for p in people])

@@ -23,6 +23,7 @@ from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from .networks.encoders import IMAGENET_MEAN, IMAGENET_STD
+from .networks.flow_generator import warp
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class LossConfig:
     l1: float = 0.0
     perceptual: float = 0.0
     perceptual_weights: str | None = None
+    warp: float = 0.0  # flow generator: L1 of the warped source against the target, at every flow's scale
 
 
 class LossWeightsError(RuntimeError):
@@ -115,6 +117,22 @@ def generator_loss(generated: torch.Tensor, target: torch.Tensor, fake_logits: t
         parts["g_perceptual"] = perceptual(generated.float(), target.float())
         total = total + config.perceptual * parts["g_perceptual"]
     return total, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def warp_loss(source: torch.Tensor, target: torch.Tensor, flows: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over ``flows`` of L1(source warped by the flow, target), both area-resized to the flow's size.
+
+    It teaches the flow to fetch, for each target pixel, the source pixel that
+    looks like it, which the final L1 alone teaches slowly through the decoder.
+    Images in [-1, 1]; flows (B, 2, h, w) as ``networks.flow_generator.warp`` takes them.
+    """
+    total = source.new_zeros((), dtype=torch.float32)
+    for flow in flows:
+        size = flow.shape[-2:]
+        small_source = source if source.shape[-2:] == size else F.interpolate(source, size=size, mode="area")
+        small_target = target if target.shape[-2:] == size else F.interpolate(target, size=size, mode="area")
+        total = total + F.l1_loss(warp(small_source, flow).float(), small_target.float())
+    return total / len(flows)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_identity_logits: torch.Tensor | None,

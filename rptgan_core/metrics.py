@@ -21,6 +21,7 @@ import math
 import os
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
@@ -57,26 +58,33 @@ def ssim(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per-image SSIM, equal (within 1e-6) to ``skimage.metrics.structural_similarity(a, b,
     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1)``.
 
-    Scikit-image averages the SSIM map over the pixels at least the window
-    radius (5) from the border, where the filter never reads padding; here the
-    same pixels come from a valid (unpadded) convolution.
-
     Returns:
         float64 array (N,).
     """
-    x, y = _as_batch(generated, "generated"), _as_batch(reference, "reference")
+    return ssim_map(generated, reference).mean(axis=(1, 2))
+
+
+def ssim_map(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The SSIM map behind ``ssim``, averaged over the colour channels.
+
+    Scikit-image averages the SSIM map over the pixels at least the window
+    radius (5) from the border, where the filter never reads padding; here the
+    same pixels come from a valid (unpadded) convolution, so the map is
+    (N, H - 2r, W - 2r) for radius r = ``ssim_border()``.
+    """
+    x, y = _as_batch(generated, "generated").numpy(), _as_batch(reference, "reference").numpy()
     if x.shape != y.shape:
         raise ValueError(f"generated {tuple(x.shape)} and reference {tuple(y.shape)} differ in shape")
-    kernel = _gaussian_kernel()
+    kernel = _gaussian_kernel().numpy()
     size = len(kernel)
     if min(x.shape[-2:]) < size:
         raise ValueError(f"images must be at least {size}x{size} pixels for SSIM, got {x.shape[-1]}x{x.shape[-2]}")
-    channels = x.shape[1]
-    horizontal = kernel.view(1, 1, 1, size).repeat(channels, 1, 1, 1)
-    vertical = kernel.view(1, 1, size, 1).repeat(channels, 1, 1, 1)
 
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(t, horizontal, groups=channels), vertical, groups=channels)
+    def blur(t: np.ndarray) -> np.ndarray:
+        # Separable valid correlation in float64; numpy's strided windows and BLAS run it
+        # an order of magnitude faster than a float64 grouped convolution in torch.
+        rows = sliding_window_view(t, size, axis=3) @ kernel
+        return sliding_window_view(rows, size, axis=2) @ kernel
 
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = blur(x), blur(y)
@@ -84,7 +92,12 @@ def ssim(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
     vy = blur(y * y) - my * my
     cxy = blur(x * y) - mx * my
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return s.mean(dim=(2, 3)).mean(dim=1).numpy()
+    return s.mean(axis=1)
+
+
+def ssim_border() -> int:
+    """Pixels ``ssim_map`` loses on each side: the Gaussian window's radius."""
+    return len(_gaussian_kernel()) // 2
 
 
 def deepfashion_pad(images: np.ndarray) -> np.ndarray:

@@ -41,6 +41,12 @@ PATTERNS = ("solid", "stripes", "dots")
 HAIR_STYLES = ("short", "long", "bald")
 SLEEVES = ("short", "long")
 BOTTOMS = ("trousers", "shorts", "skirt")
+# Labels of the body-part maps the renderer draws beside each image (0: background);
+# hands belong to the forearm, shoes to the shin, neck and hair to the head.
+PART_NAMES = ("background", "torso", "hips", "head", "right_upper_arm", "right_forearm", "left_upper_arm",
+              "left_forearm", "right_thigh", "right_shin", "left_thigh", "left_shin")
+PART = {name: index for index, name in enumerate(PART_NAMES)}
+PARTS_FOLDER = "parts"
 
 
 @dataclass(frozen=True)
@@ -243,34 +249,37 @@ def _darker(colour, factor: float = 0.6) -> tuple[int, int, int]:
 
 
 class _Painter:
-    """Draws filled, outlined shapes far to near on a supersampled canvas."""
+    """Draws filled, outlined shapes far to near on a supersampled canvas, and each
+    shape's body-part label (``PART``) into ``labels``."""
 
     def __init__(self, canvas: Image.Image, outline: float) -> None:
         self.canvas = canvas
+        self.labels = Image.new("L", canvas.size, 0)
         self.outline = outline
         self.layers: list[tuple[float, callable]] = []
 
-    def capsule(self, depth: float, a, b, width: float, fill) -> None:
-        self.layers.append((depth, lambda: self._capsule(a, b, width, fill)))
+    def capsule(self, depth: float, a, b, width: float, fill, part: str) -> None:
+        self.layers.append((depth, lambda: self._capsule(a, b, width, fill, part)))
 
-    def shape(self, depth: float, draw_mask, fill) -> None:
+    def shape(self, depth: float, draw_mask, fill, part: str) -> None:
         """``draw_mask(draw, grow)`` draws the shape grown by ``grow`` pixels into a mask."""
-        self.layers.append((depth, lambda: self._shape(draw_mask, fill)))
+        self.layers.append((depth, lambda: self._shape(draw_mask, fill, part)))
 
-    def _capsule(self, a, b, width: float, fill) -> None:
+    def _capsule(self, a, b, width: float, fill, part: str) -> None:
         def draw_mask(draw: ImageDraw.ImageDraw, grow: float) -> None:
             w = width + 2 * grow
             draw.line((a[0], a[1], b[0], b[1]), fill=255, width=max(1, int(round(w))))
             for x, y in (a, b):
                 draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
-        self._shape(draw_mask, fill)
+        self._shape(draw_mask, fill, part)
 
-    def _shape(self, draw_mask, fill) -> None:
+    def _shape(self, draw_mask, fill, part: str) -> None:
         for grow, paint in ((self.outline, "outline"), (0.0, fill)):
             mask = Image.new("L", self.canvas.size, 0)
             draw_mask(ImageDraw.Draw(mask), grow)
             if paint == "outline":
                 paint = _darker(fill if isinstance(fill, tuple) else fill.getpixel((0, 0)), 0.55)
+                self.labels.paste(PART[part], (0, 0), mask)
             source = paint if isinstance(paint, Image.Image) else Image.new("RGB", self.canvas.size, paint)
             self.canvas.paste(source, (0, 0), mask)
 
@@ -286,13 +295,15 @@ class SyntheticSample:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     pose: Pose  # one person, canvas W x H
     identity: int
+    parts: np.ndarray  # (H, W) uint8 body-part labels, indices into PART_NAMES
 
 
 def render_person(person: Identity, angles: dict[str, float], height: int = 128, width: int = 96,
                   background: bool = True, rng: np.random.Generator | None = None) -> SyntheticSample:
     """Draw ``person`` in the pose ``angles`` on a ``width`` x ``height`` canvas.
 
-    Returns the image (uint8 RGB) and its 18 keypoints in canvas pixels.
+    Returns the image (uint8 RGB), its 18 keypoints in canvas pixels and its
+    body-part label map (each pixel the part that covers most of it).
     """
     rng = rng or np.random.default_rng(0)
     s = _SUPERSAMPLE
@@ -325,19 +336,20 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
     for name in ("right", "left"):
         sh, el, wr = P[f"{name}_shoulder"], P[f"{name}_elbow"], P[f"{name}_wrist"]
         arm_depth = depth(f"{name}_shoulder", f"{name}_elbow", f"{name}_wrist", bias=0.02)
-        painter.capsule(arm_depth, sh, el, limb, top_fill)
-        painter.capsule(arm_depth + 0.001, el, wr, limb * 0.9, top_fill if person.sleeves == "long" else person.skin)
+        painter.capsule(arm_depth, sh, el, limb, top_fill, f"{name}_upper_arm")
+        painter.capsule(arm_depth + 0.001, el, wr, limb * 0.9, top_fill if person.sleeves == "long" else person.skin,
+                        f"{name}_forearm")
         if person.sleeves == "short":
-            painter.capsule(arm_depth + 0.002, sh, sh + 0.55 * (el - sh), limb * 1.1, top_fill)
-        painter.capsule(arm_depth + 0.003, wr, wr + 0.25 * (wr - el), limb * 0.8, person.skin)
+            painter.capsule(arm_depth + 0.002, sh, sh + 0.55 * (el - sh), limb * 1.1, top_fill, f"{name}_upper_arm")
+        painter.capsule(arm_depth + 0.003, wr, wr + 0.25 * (wr - el), limb * 0.8, person.skin, f"{name}_forearm")
         hip, knee, ankle, toe = P[f"{name}_hip"], P[f"{name}_knee"], P[f"{name}_ankle"], P[f"{name}_toe"]
         leg_depth = depth(f"{name}_hip", f"{name}_knee", f"{name}_ankle", bias=-0.05)
         leg_width = limb * 1.25
         thigh_fill = bottom_fill if person.bottom != "skirt" else person.skin
         shin_fill = bottom_fill if person.bottom == "trousers" else person.skin
-        painter.capsule(leg_depth, hip, knee, leg_width, thigh_fill)
-        painter.capsule(leg_depth + 0.001, knee, ankle, leg_width * 0.9, shin_fill)
-        painter.capsule(leg_depth + 0.002, ankle, toe, leg_width * 0.75, person.shoe_colour)
+        painter.capsule(leg_depth, hip, knee, leg_width, thigh_fill, f"{name}_thigh")
+        painter.capsule(leg_depth + 0.001, knee, ankle, leg_width * 0.9, shin_fill, f"{name}_shin")
+        painter.capsule(leg_depth + 0.002, ankle, toe, leg_width * 0.75, person.shoe_colour, f"{name}_shin")
 
     rs, ls, rh, lh = P["right_shoulder"], P["left_shoulder"], P["right_hip"], P["left_hip"]
     torso_depth = depth("right_shoulder", "left_shoulder", "right_hip", "left_hip")
@@ -351,7 +363,7 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
         for x, y in polygon:
             draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
 
-    painter.shape(torso_depth, torso, top_fill)
+    painter.shape(torso_depth, torso, top_fill, "torso")
     if person.bottom == "skirt":
         knees = (P["right_knee"] + P["left_knee"]) / 2
         spread = abs(lh[0] - rh[0]) / 2 + limb * 1.6
@@ -364,27 +376,27 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
             draw.polygon([(west[0] - grow, west[1] - grow), (east[0] + grow, east[1] - grow),
                           (mid + spread + grow, hem), (mid - spread - grow, hem)], fill=255)
 
-        painter.shape(torso_depth + 0.001, skirt, bottom_fill)
+        painter.shape(torso_depth + 0.001, skirt, bottom_fill, "hips")
     else:
-        painter.capsule(torso_depth + 0.001, rh, lh, limb * 1.3, bottom_fill)
+        painter.capsule(torso_depth + 0.001, rh, lh, limb * 1.3, bottom_fill, "hips")
 
     head, r = P["head"], person.head_radius * unit
     facing = figure.head_forward[2]
     neck_depth = depth("neck", bias=0.005)
-    painter.capsule(neck_depth, P["neck"], P["neck"] + 0.6 * (head - P["neck"]), limb * 0.9, person.skin)
+    painter.capsule(neck_depth, P["neck"], P["neck"] + 0.6 * (head - P["neck"]), limb * 0.9, person.skin, "head")
     head_depth = depth("head", bias=0.04)
     if person.hair_style == "long":
         def long_hair(draw: ImageDraw.ImageDraw, grow: float) -> None:
             x, y = head
             draw.rounded_rectangle((x - 1.1 * r - grow, y - 0.3 * r - grow, x + 1.1 * r + grow, y + 2.1 * r + grow),
                                    radius=r * 0.6, fill=255)
-        painter.shape(head_depth - (0.08 if facing > -0.3 else -0.001), long_hair, person.hair_colour)
+        painter.shape(head_depth - (0.08 if facing > -0.3 else -0.001), long_hair, person.hair_colour, "head")
 
     def head_shape(draw: ImageDraw.ImageDraw, grow: float) -> None:
         x, y = head
         draw.ellipse((x - 0.9 * r - grow, y - r - grow, x + 0.9 * r + grow, y + r + grow), fill=255)
 
-    painter.shape(head_depth, head_shape, person.skin if facing > -0.3 else person.hair_colour)
+    painter.shape(head_depth, head_shape, person.skin if facing > -0.3 else person.hair_colour, "head")
     if person.hair_style != "bald" and facing > -0.3:
         back = -figure.head_forward[0] * 0.35 * r  # hair sits towards the back of a turned head
 
@@ -393,7 +405,7 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
             draw.chord((x - 0.95 * r - grow + back, y - 1.08 * r - grow, x + 0.95 * r + grow + back, y + 0.5 * r + grow),
                        180, 360, fill=255)
 
-        painter.shape(head_depth + 0.001, hair_cap, person.hair_colour)
+        painter.shape(head_depth + 0.001, hair_cap, person.hair_colour, "head")
     painter.finish()
 
     draw = ImageDraw.Draw(canvas)
@@ -407,7 +419,32 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
     image = canvas.resize((width, height), Image.Resampling.BOX)
     keypoints[:, :2] = (keypoints[:, :2] + 0.5) / s - 0.5
     keypoints[keypoints[:, 2] == 0] = 0.0
-    return SyntheticSample(np.array(image, dtype=np.uint8), Pose(keypoints, width, height), person.identity)
+    return SyntheticSample(np.array(image, dtype=np.uint8), Pose(keypoints, width, height), person.identity,
+                           _majority_labels(np.asarray(painter.labels), s))
+
+
+def _majority_labels(labels: np.ndarray, factor: int) -> np.ndarray:
+    """(H*f, W*f) labels -> (H, W): the most frequent label of each f x f block."""
+    height, width = labels.shape[0] // factor, labels.shape[1] // factor
+    blocks = labels.reshape(height, factor, width, factor).transpose(0, 2, 1, 3).reshape(height, width, -1)
+    counts = np.stack([(blocks == part).sum(-1) for part in range(len(PART_NAMES))], axis=-1)
+    return counts.argmax(-1).astype(np.uint8)
+
+
+def part_labels_path(image_path: str | os.PathLike) -> str:
+    """Where ``write_dataset`` puts the part labels of ``<root>/<split>/<name>``: ``<root>/parts/<split>/<name>``."""
+    folder, name = os.path.split(os.fspath(image_path))
+    root, split = os.path.split(folder)
+    return os.path.join(root, PARTS_FOLDER, split, name)
+
+
+def read_part_labels(image_path: str | os.PathLike) -> np.ndarray | None:
+    """(H, W) uint8 part labels written beside a SyntheticPeople image, or None when there are none."""
+    path = part_labels_path(image_path)
+    if not os.path.isfile(path):
+        return None
+    with Image.open(path) as labels:
+        return np.asarray(labels, dtype=np.uint8).copy()
 
 
 def _keypoints(figure: _Figure, projected: dict[str, np.ndarray], person: Identity) -> np.ndarray:
@@ -465,33 +502,43 @@ def write_dataset(root: str | os.PathLike, spec: SyntheticPeopleSpec = Synthetic
                   progress: callable | None = None) -> str:
     """Render SyntheticPeople to ``root`` in the PATN layout.
 
-    Writes ``train/`` and ``test/`` PNG folders, ``synthetic-annotation-{train,test}.csv``
-    (``name:keypoints_y:keypoints_x``), ``synthetic-pairs-{train,test}.csv`` (``from,to``:
-    every ordered pair of one identity's images for training, ``test_pairs_per_identity``
-    per identity for testing) and ``SYNTHETIC.json`` labelling the data as synthetic.
-    An existing complete dataset with the same spec is left as it is.
+    Writes ``train/`` and ``test/`` PNG folders, their body-part label maps in
+    ``parts/{train,test}/`` (``PART_NAMES`` indices as 8-bit PNGs, see ``read_part_labels``),
+    ``synthetic-annotation-{train,test}.csv`` (``name:keypoints_y:keypoints_x``),
+    ``synthetic-pairs-{train,test}.csv`` (``from,to``: every ordered pair of one
+    identity's images for training, ``test_pairs_per_identity`` per identity for
+    testing) and ``SYNTHETIC.json`` labelling the data as synthetic. An existing
+    complete dataset with the same spec is left as it is; one written before part
+    maps existed gets only its part maps.
 
     Returns:
         ``root``.
     """
     root = os.fspath(root)
     label_path = os.path.join(root, "SYNTHETIC.json")
-    wanted = {"dataset": SYNTHETIC_LABEL, "spec": asdict(spec)}
+    wanted = {"dataset": SYNTHETIC_LABEL, "spec": asdict(spec), "parts": PARTS_FOLDER}
+    existing = {}
     if os.path.exists(label_path):
         with open(label_path, encoding="utf-8") as handle:
-            if json.load(handle) == wanted:
-                return root
+            existing = json.load(handle)
+        if existing == wanted:
+            return root
+    images_written = {**existing, "parts": PARTS_FOLDER} == wanted
     total = sum(len(r) for r in identity_ranges(spec).values()) * spec.images_per_identity
     done = 0
     for split, identities in identity_ranges(spec).items():
         folder = os.path.join(root, split)
+        parts_folder = os.path.join(root, PARTS_FOLDER, split)
         os.makedirs(folder, exist_ok=True)
+        os.makedirs(parts_folder, exist_ok=True)
         annotations, pairs = [], []
         for identity in identities:
             names = [image_name(identity, k) for k in range(spec.images_per_identity)]
             for k, name in enumerate(names):
                 sample = render_sample(spec.seed, identity, k, spec.height, spec.width, spec.background)
-                Image.fromarray(sample.image).save(os.path.join(folder, name))
+                if not images_written:
+                    Image.fromarray(sample.image).save(os.path.join(folder, name))
+                Image.fromarray(sample.parts, mode="L").save(os.path.join(parts_folder, name))
                 ys, xs = pose_to_patn_lists(sample.pose)
                 annotations.append(f"{name}:{ys}:{xs}\n")
                 done += 1
@@ -503,6 +550,8 @@ def write_dataset(root: str | os.PathLike, spec: SyntheticPeopleSpec = Synthetic
                 chosen = rng.choice(len(ordered), size=min(spec.test_pairs_per_identity, len(ordered)), replace=False)
                 ordered = [ordered[i] for i in sorted(chosen)]
             pairs.extend(ordered)
+        if images_written:
+            continue
         with open(os.path.join(root, f"{DATASET_PREFIX}-annotation-{split}.csv"), "w", encoding="utf-8") as handle:
             handle.write("name:keypoints_y:keypoints_x\n")
             handle.writelines(annotations)

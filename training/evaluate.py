@@ -1,17 +1,24 @@
 """Score pose-transfer results: a checkpoint on a dataset's test pairs, or a folder of generated images.
 
     python training/evaluate.py --checkpoint run/rptgan.safetensors --data DATASET [--convention market]
+    python training/evaluate.py --checkpoint checkpoints/rptgan-synthetic-demo.safetensors --synthetic-test --json
     python training/evaluate.py --generated results/ --data DATASET --convention deepfashion
 
-SSIM follows the PATN scripts (scikit-image's Gaussian SSIM on uint8 RGB);
-"deepfashion" pads results to 256x256 with white first, "market" adds masked
-SSIM. Every score is reported next to the "copy the source image" baseline.
+SSIM is scikit-image's Gaussian SSIM on uint8 RGB; "deepfashion" pads results
+to 256x256 with white first, "market" adds masked SSIM. Every figure stands
+beside its baselines on the same pairs: copy-source, the best Gaussian blur of
+the source, and (for a checkpoint) the model given no pose and given the
+source's own pose; ``moved_l1`` (0..255) and ``body_ssim`` score where the
+body moved and the target's body (``rptgan_core.evaluation``).
+``--synthetic-test`` scores the held-out SyntheticPeople pairs the demo
+checkpoint is judged on (rendered first if absent).
 IS and FID need ``--inception-weights`` (torchvision Inception-v3 state dict,
 .safetensors), LPIPS needs ``--alexnet-weights`` and ``--lpips-weights``;
 without them those metrics are skipped with a message saying what to provide.
 
 Generated images in a folder are matched to pairs by ``<from>___<to>.<ext>``
-(PATN's naming, extensions dropped from both names) or by the target's name.
+(PATN's naming, extensions dropped from both names) or by the target's name;
+``--save-images`` writes them under the same names, which never collide.
 With ``--json`` the last line printed is one JSON object.
 """
 
@@ -32,10 +39,22 @@ import torch  # noqa: E402
 
 from rptgan_core.checkpoint import load_generator  # noqa: E402
 from rptgan_core.data import IMAGE_EXTENSIONS, DatasetError, PairList, load_image, read_generic_folder, read_patn_split  # noqa: E402
-from rptgan_core.evaluation import CORRUPTIONS, ScoredBatch, generate_pairs, score_batch  # noqa: E402
+from rptgan_core.evaluation import (  # noqa: E402
+    CORRUPTIONS,
+    format_scores,
+    generate_pairs,
+    load_scoring_batch,
+    pair_names,
+    score_batch,
+    summarise,
+)
 from rptgan_core.inference import resolve_device  # noqa: E402
 from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
 from rptgan_core.pose import Letterbox  # noqa: E402
+from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
+from rptgan_core.train_config import read_config_file  # noqa: E402
+
+SYNTHETIC_CONFIG = os.path.join(HERE, "configs", "synthetic.json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,12 +62,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", help="an RPT-GAN .safetensors checkpoint to run on the test pairs")
     what.add_argument("--generated", help="a folder of generated images to score")
-    parser.add_argument("--data", required=True, help="the dataset folder (PATN layout, or generic with --layout)")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="the dataset folder (PATN layout, or generic with --layout)")
+    data.add_argument("--synthetic-test", action="store_true",
+                      help="the held-out SyntheticPeople pairs of training/configs/synthetic.json (synthetic data)")
     parser.add_argument("--layout", choices=("patn", "generic"), default="patn")
     parser.add_argument("--split", default="test", help="PATN split to score (default: test)")
     parser.add_argument("--identity", default="auto", help="identity scheme for PATN names")
     parser.add_argument("--convention", choices=("plain", "deepfashion", "market"), default="plain")
-    parser.add_argument("--limit", type=int, help="score only the first N pairs")
+    parser.add_argument("--limit", type=int, help="score only the first N pairs (--synthetic-test: its 160 by default)")
     parser.add_argument("--corruption", choices=CORRUPTIONS, default="none",
                         help="alter the source images first (checkpoint mode): occlusion or colour shift")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -65,55 +87,66 @@ def _stem(name: str) -> str:
     return os.path.splitext(os.path.basename(name))[0]
 
 
-def find_generated(folder: str, source: str, target: str) -> str:
-    """The generated image for a (source, target) pair in ``folder``."""
-    for stem in (f"{_stem(source)}___{_stem(target)}", _stem(target)):
+def find_generated(folder: str, source: str, target: str, name: str | None = None) -> str:
+    """The generated image for a (source, target) pair in ``folder``: ``name`` (as ``pair_names``
+    gives it, which ``--save-images`` writes), ``<from>___<to>`` or the target's name, any image extension."""
+    stems = [name] if name else []
+    stems += [f"{_stem(source)}___{_stem(target)}", _stem(target)]
+    for stem in stems:
         for extension in IMAGE_EXTENSIONS:
             path = os.path.join(folder, stem + extension)
             if os.path.isfile(path):
                 return path
     raise DatasetError(f"{folder}: no generated image for the pair {os.path.basename(source)} -> "
-                       f"{os.path.basename(target)} (expected {_stem(source)}___{_stem(target)}.png or {_stem(target)}.png)")
+                       f"{os.path.basename(target)} (expected {stems[0]}.png or {_stem(target)}.png)")
 
 
 def folder_batches(folder: str, pairs: PairList, limit: int | None, batch_size: int):
     """Batches of generated images read from ``folder``, resized (letterboxed) to each target's size."""
     if not os.path.isdir(folder):
         raise DatasetError(f"generated-image folder not found: {folder}")
-    records = pairs.pairs[: limit or len(pairs)]
+    records = list(pairs.pairs[: limit or len(pairs)])
+    names = pair_names(records)
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
-        generated, targets, sources = [], [], []
-        for record in chunk:
-            target = load_image(record.target)
-            size = tuple(target.shape[-2:])
-            image = load_image(find_generated(folder, record.source, record.target))
+        _, batch = load_scoring_batch(chunk, names[start:start + batch_size], fill=1.0)
+        generated = []
+        for record, target, name in zip(chunk, batch.target, batch.names):
+            size = target.shape[:2]
+            image = load_image(find_generated(folder, record.source, record.target, name))
             if tuple(image.shape[-2:]) != size:
                 image = Letterbox.fit(tuple(image.shape[-2:]), size).apply_image(image, 1.0)
-            source = load_image(record.source)
-            if tuple(source.shape[-2:]) != size:
-                source = Letterbox.fit(tuple(source.shape[-2:]), size).apply_image(source, 1.0)
             generated.append(to_uint8(image[None])[0])
-            targets.append(to_uint8(target[None])[0])
-            sources.append(to_uint8(source[None])[0])
-        yield ScoredBatch(np.stack(generated), np.stack(targets), np.stack(sources),
-                          np.stack([r.target_keypoints for r in chunk]), [r.target for r in chunk])
+        batch.generated = np.stack(generated)
+        yield batch
+
+
+def synthetic_test_pairs() -> tuple[PairList, int]:
+    """The demo's held-out SyntheticPeople pairs (rendered if absent) and how many are scored."""
+    data = read_config_file(SYNTHETIC_CONFIG)["data"]
+    root = os.path.join(REPO, data["root"])
+    write_dataset(root, SyntheticPeopleSpec(**data["synthetic"]))
+    return read_patn_split(root, "test"), int(data["eval_pairs"])
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, object]:
-    if args.layout == "generic":
+    limit = args.limit
+    if args.synthetic_test:
+        pairs, default_limit = synthetic_test_pairs()
+        limit = limit or default_limit
+    elif args.layout == "generic":
         pairs = read_generic_folder(args.data)
     else:
         pairs = read_patn_split(args.data, args.split, identity=args.identity)
     device = resolve_device(args.device)
     if args.checkpoint:
         generator, info = load_generator(args.checkpoint, device=device)
-        batches = generate_pairs(generator, pairs, info.config.letterbox_fill, args.limit, args.batch_size,
-                                 args.corruption, device)
+        batches = generate_pairs(generator, pairs, info.config.letterbox_fill, limit, args.batch_size,
+                                 args.corruption)
     else:
         if args.corruption != "none":
             raise SystemExit("--corruption applies to --checkpoint runs only")
-        batches = folder_batches(args.generated, pairs, args.limit, args.batch_size)
+        batches = folder_batches(args.generated, pairs, limit, args.batch_size)
 
     collected: dict[str, list[np.ndarray]] = {}
     generated_all, target_all = [], []
@@ -127,9 +160,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
             from PIL import Image
 
             for image, name in zip(batch.generated, batch.names):
-                Image.fromarray(image).save(os.path.join(args.save_images, _stem(name) + ".png"))
-    scores: dict[str, object] = {name: float(np.concatenate(v).mean()) for name, v in collected.items()}
-    scores["pairs"] = int(sum(len(v) for v in collected["ssim"]))
+                Image.fromarray(image).save(os.path.join(args.save_images, name + ".png"))
+    scores: dict[str, object] = summarise(collected)
     scores["data"] = pairs.description
     generated, target = np.concatenate(generated_all), np.concatenate(target_all)
     skipped: list[str] = []
@@ -158,12 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     for message in scores["skipped"]:
         print(message, file=sys.stderr)
     print(scores["data"])
+    print(format_scores(scores))
     for key, value in scores.items():
         if isinstance(value, float):
             print(f"  {key:26s} {value:.4f}")
     print(f"  {'pairs':26s} {scores['pairs']}")
     if args.json:
-        print(json.dumps(scores))
+        print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in scores.items()}))
 
 
 if __name__ == "__main__":

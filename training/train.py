@@ -48,10 +48,11 @@ from tqdm.auto import tqdm  # noqa: E402
 from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
-from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, generate_pairs  # noqa: E402
-from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss  # noqa: E402
+from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
+from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
-from rptgan_core.pose import Pose, draw_skeleton, pose_heatmaps  # noqa: E402
+from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
+from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E402
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
     TrainConfig,
@@ -136,7 +137,7 @@ def sample_grid(generator, pairs: PairList, fill: float, rows: int, caption: str
     """Rows of source | target pose | generated | ground truth for ``rows`` pairs spread over ``pairs``."""
     spread = PairList(pairs.pairs[:: max(1, len(pairs) // rows)][:rows], pairs.description, pairs.synthetic)
     tiles = []
-    for batch in generate_pairs(generator, spread, fill, limit=rows, batch_size=rows):
+    for batch in generate_pairs(generator, spread, fill, limit=rows, batch_size=rows, variants=False):
         for generated, target, source, keypoints in zip(batch.generated, batch.target, batch.source,
                                                         batch.target_keypoints):
             skeleton = draw_skeleton(Pose(keypoints, target.shape[1], target.shape[0]))
@@ -202,15 +203,18 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
     Returns the named loss values.
     """
     plain_g, plain_d = accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator)
-    config = plain_g.config
-    source = batch["source"] * 2 - 1
-    target = batch["target"] * 2 - 1
+    inputs = generator_inputs(plain_g, batch["source"], batch["target_keypoints"], batch["source_keypoints"])
+    target = to_model_range(batch["target"])
     identity = batch["identity"]
-    maps = pose_heatmaps(batch["target_keypoints"], *config.image_size, config.pose_sigma).to(source.dtype)
-    generated = generator(source, maps)
+    flows = None
+    if plain_g.uses_source_pose:
+        generated, flows = generator(**inputs, return_flows=True)
+    else:
+        generated = generator(**inputs)
+    condition = {"source": inputs["source"], "pose_maps": inputs["pose_maps"]}
 
-    real_logits, real_identity = discriminator(target)
-    fake_logits, _ = discriminator(generated.detach())
+    real_logits, real_identity = discriminator(target, **condition)
+    fake_logits, _ = discriminator(generated.detach(), **condition)
     d_loss, d_parts = discriminator_loss(real_logits, fake_logits, real_identity, identity, losses)
     accelerator.backward(d_loss)
     opt_d.step()
@@ -221,8 +225,12 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
     plain_d.requires_grad_(False)
     try:
         with accelerator.autocast():
-            fake_logits, fake_identity = plain_d(generated)
+            fake_logits, fake_identity = plain_d(generated, **condition)
         g_loss, g_parts = generator_loss(generated, target, fake_logits, fake_identity, identity, losses, perceptual)
+        if flows is not None and losses.warp > 0:
+            g_parts["g_warp"] = warp_loss(inputs["source"], target, flows)
+            g_loss = g_loss + losses.warp * g_parts["g_warp"]
+            g_parts["g_warp"] = float(g_parts["g_warp"].detach())
         accelerator.backward(g_loss)
     finally:
         plain_d.requires_grad_(True)
@@ -313,8 +321,7 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                 handle.write(json.dumps({"step": progress["step"], **values}) + "\n")
 
     def evaluate() -> dict[str, float]:
-        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, limit=config.data.eval_pairs,
-                                    device=accelerator.device)
+        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, limit=config.data.eval_pairs)
         log({f"eval/{k}": v for k, v in scores.items()})
         progress["history"].append({"step": progress["step"], **scores})
         return scores
@@ -363,7 +370,7 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                     running.clear()
                 if accelerator.is_main_process and config.eval_every and step % config.eval_every == 0:
                     scores = evaluate()
-                    bar.write(f"step {step}: SSIM {scores['ssim']:.4f} (copy source {scores['ssim_copy_source']:.4f})")
+                    bar.write(f"step {step}: {format_scores(scores)}")
                 if accelerator.is_main_process and config.sample_every and step % config.sample_every == 0:
                     write_samples()
                 if config.save_every and step % config.save_every == 0 and step < max_steps:
@@ -398,8 +405,7 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
         save_checkpoint(path, plain_g, training=summary, dtype=config.checkpoint_dtype)
         with open(os.path.join(output, "summary.json"), "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
-        accelerator.print(f"wrote {path}: SSIM {final['ssim']:.4f} vs copy-source {final['ssim_copy_source']:.4f} "
-                          f"on {final['pairs']} held-out pairs")
+        accelerator.print(f"wrote {path}: {format_scores(final)}")
     save_state()
     accelerator.end_training()
     return summary

@@ -40,7 +40,12 @@ class PoseTransferGenerator(nn.Module):
             (see ``render_pose``).
     Returns:
         (B, 3, H, W) in [-1, 1].
+
+    ``source_pose_maps`` is accepted for a uniform interface with the flow
+    generator and ignored: the paper's generator never sees the source pose.
     """
+
+    uses_source_pose = False
 
     def __init__(self, config: ModelConfig, encoder_weights: str | os.PathLike | None = None) -> None:
         super().__init__()
@@ -70,7 +75,8 @@ class PoseTransferGenerator(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def forward(self, source: torch.Tensor, pose_maps: torch.Tensor) -> torch.Tensor:
+    def forward(self, source: torch.Tensor, pose_maps: torch.Tensor,
+                source_pose_maps: torch.Tensor | None = None) -> torch.Tensor:
         expected = (self.config.image_height, self.config.image_width)
         if source.dim() != 4 or source.shape[1] != 3 or tuple(source.shape[-2:]) != expected:
             raise ValueError(f"source must be (B, 3, {expected[0]}, {expected[1]}), got {tuple(source.shape)}")

@@ -12,7 +12,9 @@ from rptgan_core.networks import (
     build_encoder,
     build_generator,
 )
+from rptgan_core.networks.flow_generator import identity_grid, resize_flow, warp
 from rptgan_core.networks.layers import up_norm_relu
+from rptgan_core.processing import generator_inputs
 
 
 @pytest.mark.parametrize("preset", list_presets())
@@ -20,14 +22,18 @@ def test_every_preset_maps_images_and_poses_to_images_in_range(preset):
     config = get_config(preset, num_identities=5)
     generator = build_generator(config).eval()
     discriminator = build_discriminator(config)
-    source = torch.rand(2, 3, *config.image_size) * 2 - 1
+    source = torch.rand(2, 3, *config.image_size)
     keypoints = torch.rand(2, 18, 3) * torch.tensor([config.image_width, config.image_height, 1.0])
     with torch.no_grad():
-        out = generator(source, generator.render_pose(keypoints))
-        real_fake, identity = discriminator(out)
+        inputs = generator_inputs(generator, source, keypoints, keypoints.flip(0))
+        out = generator(**inputs)
+        real_fake, identity = discriminator(out, inputs["source"], inputs["pose_maps"])
     assert out.shape == source.shape
     assert -1 <= float(out.min()) and float(out.max()) <= 1 and torch.isfinite(out).all()
-    assert real_fake.shape == (2,) and identity.shape == (2, 5)
+    if config.discriminator == "patch":
+        assert real_fake.dim() == 2 and real_fake.shape[0] == 2 and real_fake.shape[1] > 1 and identity is None
+    else:
+        assert real_fake.shape == (2,) and identity.shape == (2, 5)
 
 
 def test_generator_refuses_wrong_shapes():
@@ -136,3 +142,77 @@ def test_tiny_generator_overfits_four_pairs():
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+def _flow_inputs(batch=2, seed=0):
+    config = get_config("tiny-flow")
+    torch.manual_seed(seed)
+    source = torch.rand(batch, 3, *config.image_size) * 2 - 1
+    maps = torch.rand(batch, 18, *config.image_size)
+    return config, source, maps
+
+
+def test_identity_warp_returns_its_input_and_a_shift_moves_it():
+    image = torch.rand(1, 3, 8, 6)
+    zero = torch.zeros(1, 2, 8, 6)
+    assert torch.allclose(warp(image, zero), image, atol=1e-6)
+    one_pixel_right = zero.clone()
+    one_pixel_right[:, 0] = 2 / 6  # normalised units: 2 / width per pixel
+    shifted = warp(image, one_pixel_right)
+    assert torch.allclose(shifted[..., :-1], image[..., 1:], atol=1e-5)  # each pixel fetches its right neighbour
+    assert identity_grid(2, 8, 6, image).shape == (2, 8, 6, 2)
+    assert resize_flow(one_pixel_right, (16, 12)).shape == (1, 2, 16, 12)
+
+
+def test_flow_generator_starts_from_the_identity_flow_and_sees_both_poses():
+    config, source, maps = _flow_inputs()
+    generator = build_generator(config).eval()
+    other = torch.rand_like(maps)
+    with torch.no_grad():
+        out, flows = generator(source, maps, maps, return_flows=True)
+        assert [tuple(f.shape[-2:]) for f in flows] == [(32, 32), (16, 16), (8, 8), (4, 4)]
+        assert all(float(f.abs().max()) == 0 for f in flows)  # zero-initialised flow heads
+        assert not torch.allclose(generator(source, other, maps), out)  # the target pose matters
+        assert not torch.allclose(generator(source, maps, other), out)  # and so does the source pose
+
+
+def test_flow_generator_learns_a_flow_from_the_warp_loss():
+    from rptgan_core.losses import warp_loss
+
+    config, source, maps = _flow_inputs(batch=1)
+    generator = build_generator(config)
+    target = torch.roll(source, shifts=2, dims=-1)
+    _, flows = generator(source, maps, maps, return_flows=True)
+    warp_loss(source, target, flows).backward()
+    assert generator.flow_coarse.weight.grad is not None and float(generator.flow_coarse.weight.grad.abs().sum()) > 0
+
+
+def test_flow_generator_refuses_a_missing_source_pose_and_wrong_shapes():
+    config, source, maps = _flow_inputs()
+    generator = build_generator(config)
+    with pytest.raises(ValueError, match="source image's own pose"):
+        generator(source, maps)
+    with pytest.raises(ValueError, match="source_pose_maps must be"):
+        generator(source, maps, maps[:, :17])
+    with pytest.raises(ValueError, match="source must be"):
+        generator(source[..., :16], maps, maps)
+
+
+def test_patch_discriminator_is_conditioned_and_spectrally_normalised():
+    config, source, maps = _flow_inputs()
+    discriminator = build_discriminator(config)
+    image = torch.rand_like(source) * 2 - 1
+    logits, identity = discriminator(image, source, maps)
+    assert identity is None and logits.shape[0] == 2
+    assert not torch.allclose(discriminator(image, source, torch.zeros_like(maps))[0], logits)
+    assert any("parametrizations" in name for name, _ in discriminator.named_parameters())
+    with pytest.raises(ValueError, match="conditioned"):
+        discriminator(image)
+
+
+def test_configs_without_a_generator_field_build_the_papers_networks():
+    data = get_config("synthetic").to_dict()
+    del data["generator"], data["discriminator"]  # as in checkpoints written before the flow generator
+    config = type(get_config("synthetic")).from_dict(data)
+    assert type(build_generator(config)).__name__ == "PoseTransferGenerator"
+    assert type(build_discriminator(config)).__name__ == "PoseTransferDiscriminator"
