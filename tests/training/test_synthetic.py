@@ -63,3 +63,35 @@ def test_written_dataset_is_patn_layout_with_disjoint_labelled_identities(synthe
 
 def test_image_names_carry_the_identity():
     assert identity_from_name(image_name(12, 3)) == "p00012"
+
+
+def test_part_labels_cover_the_figure_and_only_it():
+    from rptgan_core.synthetic import PART_NAMES
+
+    plain = render_sample(0, 5, 2, background=False)
+    assert plain.parts.shape == plain.image.shape[:2] and plain.parts.max() < len(PART_NAMES)
+    figure = plain.image.sum(-1) > 0  # black canvas without a background: drawn pixels are the figure
+    labelled = plain.parts > 0
+    assert (figure & labelled).sum() / labelled.sum() > 0.97 and (figure & labelled).sum() / figure.sum() > 0.9
+    # the head label sits above the hips label
+    rows = np.arange(plain.parts.shape[0])[:, None]
+    head, hips = PART_NAMES.index("head"), PART_NAMES.index("hips")
+    assert (rows * (plain.parts == head)).sum() / (plain.parts == head).sum() < \
+        (rows * (plain.parts == hips)).sum() / (plain.parts == hips).sum()
+
+
+def test_write_dataset_adds_part_maps_to_a_dataset_written_before_them(tmp_path):
+    from rptgan_core.synthetic import SyntheticPeopleSpec, part_labels_path, read_part_labels, write_dataset
+
+    spec = SyntheticPeopleSpec(train_identities=1, test_identities=1, images_per_identity=2, height=32, width=32,
+                               test_pairs_per_identity=1)
+    write_dataset(tmp_path, spec)
+    image = tmp_path / "test" / "p00001_00.png"
+    assert read_part_labels(image).shape == (32, 32)
+    label = json.loads((tmp_path / "SYNTHETIC.json").read_text())
+    del label["parts"]
+    (tmp_path / "SYNTHETIC.json").write_text(json.dumps(label))
+    os.remove(part_labels_path(image))
+    stamp = os.stat(image).st_mtime_ns
+    write_dataset(tmp_path, spec)
+    assert read_part_labels(image) is not None and os.stat(image).st_mtime_ns == stamp

@@ -1,5 +1,6 @@
-"""train.py end to end: the synthetic preset, trained from scratch, beats copying the source, and its
-checkpoint loads in the inference pipeline and the PoseTransfer node; a run killed with SIGKILL resumes
+"""train.py end to end: the flow preset, trained from scratch, transfers pose beyond every baseline
+(a blur, a copy and a pose-blind model fail the same bar), the paper's preset trains, and their
+checkpoints load in the inference pipeline and the PoseTransfer node; a run killed with SIGKILL resumes
 without losing steps; data-parallel processes and machines train like one process."""
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ SMALL_DATA = {"seed": 0, "train_identities": 8, "test_identities": 2, "images_pe
               "height": 64, "width": 48, "test_pairs_per_identity": 2}
 
 
-def _command(output: str, data: str, *extra: str, launcher: bool = False) -> list[str]:
+def _command(output: str, data: str, *extra: str, launcher: bool = False, preset: str = "synthetic") -> list[str]:
     launch = [ACCELERATE, "launch", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
               "--dynamo_backend", "no"] if launcher else [sys.executable]
-    return [*launch, TRAIN, "--preset", "synthetic", "--output-dir", output, "--data", data, "--num-workers", "0",
+    return [*launch, TRAIN, "--preset", preset, "--output-dir", output, "--data", data, "--num-workers", "0",
             "--set", f"data.synthetic={json.dumps(SMALL_DATA)}", *extra]
 
 
@@ -39,51 +40,114 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"), "PYTHONPATH": REPO}
 
 
-# New people (another SyntheticPeople seed) at the preset's own 128x96 size.
+# New people (another SyntheticPeople seed) at the presets' own 128x96 size.
 FRESH_PEOPLE = {"seed": 1, "train_identities": 30, "test_identities": 12, "images_per_identity": 6,
                 "height": 128, "width": 96, "test_pairs_per_identity": 5}
 ACCEPTANCE_STEPS = 400
+# What pose transfer must reach over its baselines on held-out people (docs/architecture.md
+# has the figures). A blur, a copy of the source and a pose-blind model each fail it:
+# ``test_the_quality_bar_fails_a_blur_a_copy_and_a_pose_blind_model`` checks that on the same run.
+SSIM_OVER_BEST_BLUR = 0.04
+SSIM_OVER_NO_POSE = 0.06
+MOVED_L1_OF_BEST_BASELINE = 0.8
+
+
+def quality_bar_failures(scores: dict) -> list[str]:
+    """The reasons ``scores`` (evaluate_generator's) fall short of pose transfer; empty when they pass."""
+    failures = []
+    if not scores["ssim"] > scores["ssim_best_blur"] + SSIM_OVER_BEST_BLUR:
+        failures.append(f"SSIM {scores['ssim']:.4f} not above best blur {scores['ssim_best_blur']:.4f} + "
+                        f"{SSIM_OVER_BEST_BLUR}")
+    if not scores["ssim"] > scores["ssim_copy_source"] + SSIM_OVER_BEST_BLUR:
+        failures.append(f"SSIM {scores['ssim']:.4f} not above copy-source {scores['ssim_copy_source']:.4f} + "
+                        f"{SSIM_OVER_BEST_BLUR}")
+    if not scores["ssim_no_pose"] < scores["ssim"] - SSIM_OVER_NO_POSE:
+        failures.append(f"no-pose SSIM {scores['ssim_no_pose']:.4f} not below {scores['ssim']:.4f} - {SSIM_OVER_NO_POSE}")
+    best = min(scores["moved_l1_copy_source"], scores["moved_l1_best_blur"], scores["moved_l1_no_pose"])
+    if not scores["moved_l1"] < MOVED_L1_OF_BEST_BASELINE * best:
+        failures.append(f"moved-region L1 {scores['moved_l1']:.1f} not below {MOVED_L1_OF_BEST_BASELINE} x "
+                        f"the best baseline's {best:.1f}")
+    return failures
+
+
+def as_baseline(scores: dict, baseline: str) -> dict:
+    """``scores`` with the model's own figures replaced by a baseline's (a model that only does that)."""
+    replaced = dict(scores)
+    for metric in ("ssim", "moved_l1"):
+        replaced[metric] = scores[f"{metric}_{baseline}"]
+    if baseline == "no_pose":  # a pose-blind model gives the same picture whatever the pose
+        replaced["ssim_no_pose"] = replaced["ssim"]
+        replaced["moved_l1_no_pose"] = replaced["moved_l1"]
+    return replaced
+
+
+def _train_acceptance(tmp_path, preset: str, steps: int) -> tuple[str, str, dict]:
+    output, data = str(tmp_path / "run"), str(tmp_path / "data")
+    result = subprocess.run(
+        _command(output, data, "--max-steps", str(steps), "--batch-size", "8",
+                 "--set", f"data.synthetic={json.dumps(FRESH_PEOPLE)}",
+                 "--set", "eval_every=0", "--set", "sample_every=0", "--set", "save_every=0",
+                 "--set", "data.eval_pairs=60", launcher=True, preset=preset),
+        env=_env(), capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = os.path.join(output, f"rptgan-{preset}.safetensors")
+    info = read_checkpoint_info(checkpoint)
+    summary = info.training
+    assert info.config.name == preset and "synthetic" in summary["data"].lower()
+    assert summary["steps"] == steps and summary["initialised_from"] is None
+    assert summary["eval"]["pairs"] == 60
+    return checkpoint, data, summary["eval"]
+
+
+@pytest.fixture(scope="module")
+def flow_run(tmp_path_factory):
+    return _train_acceptance(tmp_path_factory.mktemp("flow"), "synthetic-flow", ACCEPTANCE_STEPS)
 
 
 @pytest.mark.slow
-def test_synthetic_preset_beats_copying_the_source_and_loads_in_the_nodes(tmp_path, monkeypatch, pack_module):
+def test_flow_preset_transfers_pose_beyond_every_baseline_and_loads_in_the_nodes(flow_run, monkeypatch, pack_module):
     # From scratch, the preset's model as it is, a small budget: 400 steps of batch 8 (3,200
-    # samples; a few minutes on a 2-core CPU). docs/training.md has its SSIM curve.
-    output, data = str(tmp_path / "run"), str(tmp_path / "data")
-    result = subprocess.run(
-        _command(output, data, "--max-steps", str(ACCEPTANCE_STEPS), "--batch-size", "8",
-                 "--set", f"data.synthetic={json.dumps(FRESH_PEOPLE)}",
-                 "--set", "eval_every=0", "--set", "sample_every=0", "--set", "save_every=0",
-                 "--set", "data.eval_pairs=60", launcher=True),
-        env=_env(), capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = os.path.join(output, "rptgan-synthetic.safetensors")
-    info = read_checkpoint_info(checkpoint)
-    assert info.config.name == "synthetic" and (info.config.norm, info.config.upsample) == ("none", "resize")
-    summary = info.training
-    assert "synthetic" in summary["data"].lower()
-    assert summary["steps"] == ACCEPTANCE_STEPS and summary["initialised_from"] is None
-    scores = summary["eval"]
-    assert scores["pairs"] == 60
-    # Held-out identities: the model must do clearly better than handing back the source photo.
-    assert scores["ssim"] > scores["ssim_copy_source"] + 0.01, scores
+    # samples; a few minutes on a 2-core CPU), scored on 60 pairs of held-out people.
+    checkpoint, data, scores = flow_run
+    assert quality_bar_failures(scores) == [], scores
 
     pipeline = PoseTransferPipeline.from_checkpoint(checkpoint, device="cpu")
-    test = read_patn_split(data, "test")
-    record = test.pairs[0]
+    record = read_patn_split(data, "test").pairs[0]
     from PIL import Image
 
     source = torch.from_numpy(np.array(Image.open(record.source))).permute(2, 0, 1)[None].float() / 255
-    pose = Pose(record.target_keypoints, 96, 128)
-    out = pipeline(source, pose)
+    pose, source_pose = Pose(record.target_keypoints, 96, 128), Pose(record.source_keypoints, 96, 128)
+    out = pipeline(source, pose, source_poses=source_pose)
     assert out.shape == (1, 3, 128, 96) and 0 <= float(out.min()) and float(out.max()) <= 1
 
-    monkeypatch.setenv("RPTGAN_MODELS_DIR", output)
+    monkeypatch.setenv("RPTGAN_MODELS_DIR", os.path.dirname(checkpoint))
     transfer = pack_module("nodes.transfer")
     node_out, = transfer.PoseTransfer().generate(source.permute(0, 2, 3, 1), poses_to_openpose_json([pose]),
-                                                "rptgan-synthetic.safetensors", device="cpu", precision="float32")
+                                                os.path.basename(checkpoint), device="cpu", precision="float32",
+                                                source_pose=poses_to_openpose_json([source_pose]))
     assert node_out.shape == (1, 128, 96, 3)
     assert torch.allclose(node_out.permute(0, 3, 1, 2), out, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_quality_bar_fails_a_blur_a_copy_and_a_pose_blind_model(flow_run):
+    _, _, scores = flow_run
+    for baseline in ("best_blur", "copy_source", "no_pose"):
+        assert quality_bar_failures(as_baseline(scores, baseline)), baseline
+
+
+@pytest.mark.slow
+def test_papers_generator_trains_from_scratch_and_loads_in_the_pipeline(tmp_path):
+    # The paper's generator stays trainable (docs/architecture.md compares it with the flow
+    # generator at the same budget); only plumbing is asserted here, on a smaller canvas.
+    checkpoint, data, scores = _train_acceptance(tmp_path, "synthetic", 60)
+    info = read_checkpoint_info(checkpoint)
+    assert (info.config.generator, info.config.norm, info.config.upsample) == ("rptgan", "none", "resize")
+    assert all(np.isfinite(scores[k]) for k in ("ssim", "ssim_best_blur", "ssim_no_pose", "moved_l1"))
+    pipeline = PoseTransferPipeline.from_checkpoint(checkpoint, device="cpu")
+    record = read_patn_split(data, "test").pairs[0]
+    out = pipeline(torch.rand(1, 3, 128, 96), Pose(record.target_keypoints, 96, 128))
+    assert out.shape == (1, 3, 128, 96) and 0 <= float(out.min()) and float(out.max()) <= 1
 
 
 def _tiny(output: str, data: str, steps: int) -> list[str]:
