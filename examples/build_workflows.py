@@ -198,7 +198,7 @@ def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-rptgan/{workflow.name}")),
         "revision": 0, "last_node_id": note_id, "last_link_id": link_id,
         "nodes": ui_nodes, "links": links, "groups": [], "config": {},
-        "extra": {"ds": {"scale": 0.8, "offset": [40, 260]}}, "version": 0.4,
+        "extra": {"ds": {"scale": 0.8, "offset": [80, 300]}}, "version": 0.4,
     }
 
 
