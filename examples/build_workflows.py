@@ -96,14 +96,14 @@ WORKFLOWS = [
     ),
     Workflow(
         "rptgan_photo_to_pose",
-        "RPT-GAN on your own photo: Load Person Image finds the person (OpenPose, needs controlnet-aux and its "
-        "body model) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
+        "RPT-GAN on your own photo: Load Person Image finds the person (MediaPipe BlazePose, offline after the "
+        "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
         "the result is pasted back into the photo. Replace the example image with a photo of one person.",
         [
-            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "openpose",
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "mediapipe",
                                                "aspect": "synthetic (96x128)", "margin": 0.15,
                                                "transparency": "keep colours"}),
-            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "openpose", "if_no_person": "error",
+            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "mediapipe", "if_no_person": "error",
                                             "preview_over_image": True}),
             Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": True, "scale": 1.0, "rotate": 0.0,
                                         "translate_x": 0.0, "translate_y": 0.0, "limb": "none", "limb_angle": 0.0,
