@@ -162,7 +162,8 @@ def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
                 incoming[(node.id, name)] = link_id
 
     depth = _depths(workflow)
-    sizes = {node.id: frontend_layout.node_size(node.class_type, classes[node.class_type]) for node in workflow.nodes}
+    sizes = {node.id: frontend_layout.node_size(node.class_type, classes[node.class_type], node.inputs)
+             for node in workflow.nodes}
     columns = sorted(set(depth.values()))
     lefts, left = {}, 0
     for column in columns:

@@ -45,6 +45,8 @@ SLOT_HEIGHT = 20
 WIDGET_HEIGHT = 24
 BODY_PADDING = 14
 NODE_WIDTH = 320
+# A widget shows its label and value on one line; narrower, the frontend cuts the label ("ch …").
+CHARACTER_WIDTH, WIDGET_PADDING = 7, 80
 # The picture under an upload combo, and the images a saving node shows after a run.
 IMAGE_PREVIEW_HEIGHT = 220
 IMAGE_NODES = ("SaveImage", "PreviewImage")
@@ -155,11 +157,17 @@ def sockets(input_types: dict) -> dict[str, str]:
     return {name: entry[0] for name, entry in ordered_inputs(input_types) if not is_widget(entry)}
 
 
-def node_size(class_type: str, cls: type) -> tuple[int, int]:
-    """(width, height) of the node's body as the frontend draws it, without the title bar."""
+def node_size(class_type: str, cls: type, values: dict | None = None) -> tuple[int, int]:
+    """(width, height) of the node's body as the frontend draws it, without the title bar,
+    wide enough to show each widget's label beside its value (``values``, else defaults)."""
     input_types = cls.INPUT_TYPES()
     extra, width, hidden = EXTENSION_WIDGETS.get(class_type, (0, NODE_WIDTH, ()))
     laid_out = [w for w in widgets(input_types) if w.name not in hidden]
+    shown = dict(zip((w.name for w in widgets(input_types)), widgets_values(input_types, values or {})))
+    for widget in laid_out:
+        if widget.role == "value" and not (isinstance(shown[widget.name], str) and "\n" in shown[widget.name]):
+            text = len(widget.name) + len(str(shown[widget.name]))
+            width = max(width, CHARACTER_WIDTH * text + WIDGET_PADDING)
     rows = max(len(sockets(input_types)), len(cls.RETURN_TYPES))
     if class_type in IMAGE_NODES or any(w.role == "upload" for w in laid_out):
         extra += IMAGE_PREVIEW_HEIGHT

@@ -32,6 +32,12 @@ def checkpoint_choices() -> list[str]:
     return comfy_compat.model_files(comfy_compat.MODEL_FOLDER) + [USE_MODEL_INPUT]
 
 
+def _checkpoint_combo(choices: list[str], tooltip: str) -> tuple:
+    """The checkpoint dropdown. An explicit default (the first file) is what the node search's
+    preview shows; without one it shows "undefined"."""
+    return (choices, {"default": choices[0] if choices else None, "tooltip": tooltip})
+
+
 def _validate_checkpoint(checkpoint: str) -> bool | str:
     if checkpoint == USE_MODEL_INPUT or checkpoint in comfy_compat.model_files(comfy_compat.MODEL_FOLDER):
         return True
@@ -94,7 +100,8 @@ class CheckpointLoader:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "checkpoint": (comfy_compat.model_files(comfy_compat.MODEL_FOLDER),),
+                "checkpoint": _checkpoint_combo(comfy_compat.model_files(comfy_compat.MODEL_FOLDER),
+                                                "an RPT-GAN .safetensors checkpoint from models/rptgan"),
                 "device": (list(DEVICES), {"default": "auto"}),
                 "precision": (list(PRECISIONS), {"default": "auto"}),
             }
@@ -124,7 +131,7 @@ class PoseTransfer:
             "required": {
                 "image": ("IMAGE", {"tooltip": "the source person (one image, or one per pose)"}),
                 "pose": ("POSE_KEYPOINT", {"tooltip": "target pose(s); each frame's main person is used"}),
-                "checkpoint": (checkpoint_choices(), {"tooltip": "ignored when the model input is connected"}),
+                "checkpoint": _checkpoint_combo(checkpoint_choices(), "ignored when the model input is connected"),
                 "device": (list(DEVICES), {"default": "auto"}),
                 "precision": (list(PRECISIONS), {"default": "auto"}),
                 "output": (list(OUTPUTS), {"default": "model size"}),

@@ -49,6 +49,9 @@ def test_there_are_example_workflows(kit):
     names = [p.stem for p in _api_workflows(kit)]
     assert "rptgan_pose_sequence" in names and len(names) >= 3
     assert sorted(p.stem for p in (kit.repo / "example_workflows").glob("*.json")) == names
+    for name in names:  # the Templates browser's thumbnails (examples/make_thumbnails.py)
+        with Image.open(kit.repo / "example_workflows" / f"{name}.jpg") as thumbnail:
+            assert thumbnail.format == "JPEG" and np.asarray(thumbnail, dtype=np.float32).std() > 1.0, name
 
 
 def test_every_api_workflow_names_existing_nodes_with_valid_inputs(kit, executor, example_folders):
@@ -137,7 +140,8 @@ def test_ui_nodes_do_not_overlap_at_the_frontends_sizes(kit, example_folders):
         for node in json.loads(path.read_text())["nodes"]:
             width, height = node["size"]
             if node["type"] in classes:
-                least = layout.node_size(node["type"], classes[node["type"]])
+                values = layout.read_widgets_values(classes[node["type"]].INPUT_TYPES(), node["widgets_values"])
+                least = layout.node_size(node["type"], classes[node["type"]], values)
                 assert width >= least[0] and height >= least[1], (path.name, node["id"])
             left, top = node["pos"]
             boxes.append((node["id"], left, top - layout.TITLE_HEIGHT, left + width, top + height))
