@@ -21,6 +21,8 @@ PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 OUTPUTS = ("model size", "pose canvas", "source frame")
 USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
+# The pasted result fades into the photo over this share of the crop's shorter side.
+PASTE_FEATHER = 0.08
 _CACHE_SIZE = 2
 _pipelines: OrderedDict[tuple, object] = OrderedDict()
 _pipelines_lock = threading.Lock()
@@ -189,4 +191,4 @@ class PoseTransfer:
             )
         if crop is None:
             return resize_image(generated, *target).clamp(0, 1)
-        return paste_into_frame(crop.frame, generated, crop.box).clamp(0, 1)
+        return paste_into_frame(crop.frame, generated, crop.box, feather=PASTE_FEATHER).clamp(0, 1)
