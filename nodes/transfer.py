@@ -19,6 +19,8 @@ from .loaders import CATEGORY, CropInfo
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 OUTPUTS = ("model size", "pose canvas", "source frame")
+DEVICE_OPTIONS = {"default": "auto", "tooltip": "auto: the device ComfyUI uses"}
+PRECISION_OPTIONS = {"default": "auto", "tooltip": "auto: float32 on the CPU, half precision on CUDA"}
 USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
 # The pasted result fades into the photo over this share of the crop's shorter side.
@@ -96,6 +98,7 @@ class CheckpointLoader:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("RPTGAN_MODEL", "STRING")
     RETURN_NAMES = ("model", "info")
+    OUTPUT_TOOLTIPS = ("the loaded generator, for one or more Pose Transfer nodes", "what the checkpoint was trained on")
     FUNCTION = "load"
 
     @classmethod
@@ -104,8 +107,8 @@ class CheckpointLoader:
             "required": {
                 "checkpoint": _checkpoint_combo(comfy_compat.model_files(comfy_compat.MODEL_FOLDER),
                                                 "an RPT-GAN .safetensors checkpoint from models/rptgan"),
-                "device": (list(DEVICES), {"default": "auto"}),
-                "precision": (list(PRECISIONS), {"default": "auto"}),
+                "device": (list(DEVICES), DEVICE_OPTIONS),
+                "precision": (list(PRECISIONS), PRECISION_OPTIONS),
             }
         }
 
@@ -125,6 +128,7 @@ class PoseTransfer:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)
+    OUTPUT_TOOLTIPS = ("one frame per pose",)
     FUNCTION = "generate"
 
     @classmethod
@@ -134,13 +138,14 @@ class PoseTransfer:
                 "image": ("IMAGE", {"tooltip": "the source person (one image, or one per pose)"}),
                 "pose": ("POSE_KEYPOINT", {"tooltip": "target pose(s); each frame's main person is used"}),
                 "checkpoint": _checkpoint_combo(checkpoint_choices(), "ignored when the model input is connected"),
-                "device": (list(DEVICES), {"default": "auto"}),
-                "precision": (list(PRECISIONS), {"default": "auto"}),
-                "output": (list(OUTPUTS), {"default": "model size"}),
+                "device": (list(DEVICES), DEVICE_OPTIONS),
+                "precision": (list(PRECISIONS), PRECISION_OPTIONS),
+                "output": (list(OUTPUTS), {"default": "model size", "tooltip": "the model's canvas, the pose's canvas, "
+                                           "or the source photo (pasted back at the crop with Load Person Image's crop)"}),
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "images per forward pass"}),
             },
             "optional": {
-                "model": ("RPTGAN_MODEL",),
+                "model": ("RPTGAN_MODEL", {"tooltip": "from the checkpoint loader; replaces checkpoint"}),
                 "crop": ("RPTGAN_CROP", {"tooltip": "from Load Person Image: paste results back into the photo"}),
             },
         }
