@@ -137,6 +137,27 @@ def test_clear_error_for_a_bad_input_file(comfyui):
     assert "outside the input folder" in details
 
 
+def test_node_errors_name_the_pack_not_its_path(comfyui):
+    """The error type ComfyUI reports in /history is the pack's, not a module named after its folder path."""
+    (comfyui["base"] / "input" / "rptgan-broken.json").write_text("{not json")
+    prompt = json.loads((REPO / "example_workflows" / "api" / "rptgan_pose_sequence.json").read_text())
+    prompt["2"]["inputs"]["pose_file"] = "rptgan-broken.json"
+    status, answer = _request(f"{comfyui['url']}/prompt", json.dumps({"prompt": prompt}).encode(),
+                              {"Content-Type": "application/json"})
+    assert status == 200, answer
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        entry = (_request(f"{comfyui['url']}/history/{answer['prompt_id']}")[1] or {}).get(answer["prompt_id"])
+        if entry and entry["status"].get("status_str") == "error":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the broken pose file did not fail the run within {RUN_TIMEOUT} s: {entry}")
+    (error,) = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    assert error["exception_type"] == "comfyui_rptgan.NodeInputError", error["exception_type"]
+    assert "pose_file: 'rptgan-broken.json' is not valid JSON" in error["exception_message"]
+
+
 def test_the_comfyui_checkout_is_left_alone(comfyui):
     assert not (Path(COMFYUI_PATH) / "custom_nodes" / PACK_NAME).exists()
     assert not (Path(COMFYUI_PATH) / "models" / "rptgan").exists()
