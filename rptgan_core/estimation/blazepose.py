@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,9 @@ class _TasksRunner:
             raise EstimatorUnavailable(
                 f"{task_file} could not be loaded as a MediaPipe pose landmarker ({type(error).__name__}: {error})"
             ) from error
+        # mediapipe 1.x's own __del__ fails once the interpreter has torn its modules down (a
+        # traceback at every ComfyUI exit); closing at exit, while they are still there, avoids it.
+        weakref.finalize(self, self._landmarker.close)
         self._image = mediapipe.Image
         self._format = mediapipe.ImageFormat.SRGB
 
