@@ -194,6 +194,12 @@ DEMO_CHECKPOINT = "rptgan-synthetic-demo.safetensors"
 
 
 @pytest.fixture(scope="session")
+def comfyui_python() -> str:
+    """The Python the ComfyUI in COMFYUI_PATH runs with."""
+    return _comfyui_python(Path(COMFYUI_PATH).resolve())
+
+
+@pytest.fixture(scope="session")
 def comfyui_test_backend() -> str:
     """The stand-in estimator's backend name in the ComfyUIs ``comfyui_base`` prepares."""
     return COMFYUI_TEST_BACKEND

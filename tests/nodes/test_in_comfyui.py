@@ -119,6 +119,16 @@ def test_example_workflow_runs(comfyui, workflow, comfyui_test_backend):
                 assert (comfyui["base"] / "temp" / background["filename"]).is_file()
 
 
+def test_the_templates_browser_gets_the_workflows_and_their_thumbnails(comfyui):
+    url = comfyui["url"]
+    names = sorted(p.stem for p in (REPO / "example_workflows").glob("*.json"))
+    _, listed = _request(f"{url}/workflow_templates")
+    assert sorted(listed[PACK_NAME]) == names
+    for name in names:
+        with urllib.request.urlopen(f"{url}/api/workflow_templates/{PACK_NAME}/{name}.jpg", timeout=30) as response:
+            assert response.status == 200 and response.read(3) == b"\xff\xd8\xff", name  # a JPEG
+
+
 def test_the_pack_places_the_example_inputs(comfyui):
     """The examples run right after install: their inputs are copied into the input folder."""
     for asset in (REPO / "examples" / "assets").iterdir():

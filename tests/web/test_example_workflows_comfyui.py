@@ -6,7 +6,9 @@ interpreter is not COMFYUI_PATH/venv/bin/python); skipped otherwise. The
 server gets a fresh base directory (tests/conftest.py's ``comfyui_base``):
 nothing is uploaded, so the run also shows that the pack placed the example
 inputs. Estimation runs with the stand-in estimator, so the test needs no
-pose model in ComfyUI's environment.
+pose model in ComfyUI's environment; where ComfyUI's Python has mediapipe
+and install.py has built the pack's BlazePose model, the photo workflow
+also runs as shipped, with the real estimator.
 
 Checked for every node class of the pack: the widgets the frontend creates
 from /object_info are the ones examples/frontend_layout.py predicts (the
@@ -22,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.request
@@ -37,6 +40,7 @@ STARTUP_TIMEOUT = 180
 RUN_TIMEOUT = 300
 WORKFLOWS = sorted(p.name for p in (REPO_ROOT / "example_workflows").glob("*.json"))
 ESTIMATOR_INPUTS = ("person_crop", "backend")
+BLAZEPOSE_TASK = REPO_ROOT / "annotators" / "pose_landmarker_full.task"
 
 pytestmark = [
     pytest.mark.comfyui,
@@ -144,8 +148,20 @@ return out;""", classes)
         assert created[name] == [w.name for w in layout.widgets(comfyui["info"][name]["input"])], name
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS)
-def test_ui_workflow_loads_and_runs_from_the_ui(comfyui, app_page, workflow, comfyui_test_backend, artifacts):
+def _comfyui_runs_blazepose(python: str) -> bool:
+    if not BLAZEPOSE_TASK.is_file():
+        return False
+    return subprocess.run([python, "-c", "import mediapipe.tasks.python.vision"], capture_output=True).returncode == 0
+
+
+RUNS = [(workflow, "stand-in") for workflow in WORKFLOWS] + [("rptgan_photo_to_pose.json", "as shipped")]
+
+
+@pytest.mark.parametrize("workflow, estimator", RUNS)
+def test_ui_workflow_loads_and_runs_from_the_ui(comfyui, app_page, workflow, estimator, comfyui_test_backend,
+                                                 comfyui_python, artifacts):
+    if estimator == "as shipped" and not _comfyui_runs_blazepose(comfyui_python):
+        pytest.skip(f"ComfyUI's Python lacks mediapipe, or {BLAZEPOSE_TASK} is missing (run install.py)")
     browser, url = app_page, comfyui["url"]
     graph = json.loads((REPO_ROOT / "example_workflows" / workflow).read_text())
     api = json.loads((REPO_ROOT / "example_workflows" / "api" / workflow).read_text())
@@ -164,12 +180,13 @@ def test_ui_workflow_loads_and_runs_from_the_ui(comfyui, app_page, workflow, com
     assert _overlaps(nodes) == [], f"{workflow}: nodes overlap once loaded"
 
     # The stand-in estimator replaces the real ones, whose models this ComfyUI may not have.
-    browser.execute_script("""
+    if estimator == "stand-in":
+        browser.execute_script("""
 const [inputs, backend] = arguments;
 for (const node of window.comfyAPI.app.app.graph.nodes)
   for (const widget of node.widgets ?? [])
     if (inputs.includes(widget.name) && widget.value !== "off") widget.value = backend;""",
-                           list(ESTIMATOR_INPUTS), comfyui_test_backend)
+                               list(ESTIMATOR_INPUTS), comfyui_test_backend)
     queued_before = browser.execute_script("return window.rptganQueued.length")
     browser.execute_async_script("const done = arguments[0]; window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
     (queued,) = browser.execute_script("return window.rptganQueued.slice(arguments[0])", queued_before)
@@ -199,5 +216,5 @@ for (const node of window.comfyAPI.app.app.graph.nodes)
                    ".every(n => n.imgs?.length > 0 && n.imgs.every(i => i.complete))", 30, "the saved images in the UI")
     browser.execute_script("window.comfyAPI.app.app.graph.setDirtyCanvas(true, true)")
     time.sleep(0.5)
-    browser.save_screenshot(str(artifacts / f"comfyui-{Path(workflow).stem}.png"))
+    browser.save_screenshot(str(artifacts / f"comfyui-{Path(workflow).stem}-{estimator.replace(' ', '-')}.png"))
     assert _overlaps(browser.execute_script(NODE_STATE)) == [], f"{workflow}: nodes overlap after the run"
