@@ -16,7 +16,8 @@ rule the workflow writer and the CI check use). Checked for every workflow:
 after ``app.loadGraphData`` each widget holds the API twin's value, no two
 nodes overlap (after loading and after the run, when previews have grown
 them), ``app.queuePrompt`` is accepted without node errors, and the run
-writes non-blank images.
+writes non-blank images. And Load Pose Keypoints' upload button puts a
+.json file in the input folder and in its dropdown.
 """
 
 from __future__ import annotations
@@ -218,3 +219,23 @@ for (const node of window.comfyAPI.app.app.graph.nodes)
     time.sleep(0.5)
     browser.save_screenshot(str(artifacts / f"comfyui-{Path(workflow).stem}-{estimator.replace(' ', '-')}.png"))
     assert _overlaps(browser.execute_script(NODE_STATE)) == [], f"{workflow}: nodes overlap after the run"
+
+
+def test_load_pose_keypoints_uploads_a_json_file(comfyui, app_page, tmp_path):
+    pose = tmp_path / "rptgan-uploaded-pose.json"
+    pose.write_text((REPO_ROOT / "examples" / "assets" / "synthetic_person_pose.json").read_text())
+    browser = app_page
+    names = browser.execute_script("""
+const app = window.comfyAPI.app.app;
+app.graph.clear();
+const node = LiteGraph.createNode("RPTGAN_LoadPoseKeypoints");
+app.graph.add(node);
+window.rptganPoseNode = node;
+node.rptganPosePicker.style.display = "block";  // so the driver can hand it a file, as the dialog would
+return node.widgets.map(w => [w.name, w.serialize !== false]);""")
+    assert ["upload", False] in names  # the button saves nothing in the workflow
+    browser.execute_script("return window.rptganPoseNode.rptganPosePicker").send_keys(str(pose))
+    _wait(browser, "return window.rptganPoseNode.widgets.find(w => w.name === 'pose_file').value === arguments[0]",
+          30, "the uploaded file in the pose_file dropdown", pose.name)
+    assert (comfyui["base"] / "input" / pose.name).read_text() == pose.read_text()
+    assert browser.execute_script("return window.rptganPoseNode.serialize().widgets_values") == [pose.name, 512, 512]
