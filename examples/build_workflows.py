@@ -7,8 +7,9 @@
 * ``example_workflows/api/<name>.json``: the API-format twin, for /prompt, for
   scripts/queue_workflows.py and for examples/run_example.py.
 
-Widget order and link types come from the node classes themselves, so the
-files stay in step with the nodes.
+Widget order, link slots and node sizes come from the node classes themselves,
+laid out as ComfyUI's frontend lays them out (``frontend_layout.py``), so the
+files stay in step with the nodes: a new input needs no edit here.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from graph_executor import PACK_DIR, WIDGET_TYPES, node_classes  # noqa: E402
+import frontend_layout  # noqa: E402
+from graph_executor import PACK_DIR, node_classes  # noqa: E402
 
 DEMO_CHECKPOINT = "rptgan-synthetic-demo.safetensors"
 PERSON = "synthetic_person.png"
 PERSON_POSE = "synthetic_person_pose.json"
 SEQUENCE = "synthetic_wave_sequence.json"
 OUR_PACK = "comfyui-rptgan"
-COLUMN, ROW = 360, 40
+# Space between columns and between the nodes of a column, in canvas pixels.
+COLUMN_GAP, ROW_GAP = 80, 40
 
 
 @dataclass
@@ -93,14 +96,14 @@ WORKFLOWS = [
     ),
     Workflow(
         "rptgan_photo_to_pose",
-        "RPT-GAN on your own photo: Load Person Image finds the person (OpenPose, needs controlnet-aux and its "
-        "body model) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
+        "RPT-GAN on your own photo: Load Person Image finds the person (MediaPipe BlazePose, offline after the "
+        "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
         "the result is pasted back into the photo. Replace the example image with a photo of one person.",
         [
-            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "openpose",
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "mediapipe",
                                                "aspect": "synthetic (96x128)", "margin": 0.15,
                                                "transparency": "keep colours"}),
-            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "openpose", "if_no_person": "error",
+            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "mediapipe", "if_no_person": "error",
                                             "preview_over_image": True}),
             Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": True, "scale": 1.0, "rotate": 0.0,
                                         "translate_x": 0.0, "translate_y": 0.0, "limb": "none", "limb_angle": 0.0,
@@ -146,11 +149,8 @@ def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
     incoming: dict[tuple[int, str], int] = {}
     slot_of: dict[tuple[int, str], int] = {}
     for node in workflow.nodes:
-        spec = classes[node.class_type].INPUT_TYPES()
-        entries = {**spec.get("required", {}), **spec.get("optional", {})}
-        socket_names = [name for name, entry in entries.items() if not isinstance(entry[0], list)
-                        and entry[0] not in WIDGET_TYPES]
-        for slot, name in enumerate(socket_names):
+        sockets = frontend_layout.sockets(classes[node.class_type].INPUT_TYPES())
+        for slot, name in enumerate(sockets):
             slot_of[(node.id, name)] = slot
         for name, value in node.inputs.items():
             if isinstance(value, tuple):
@@ -162,45 +162,44 @@ def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
                 incoming[(node.id, name)] = link_id
 
     depth = _depths(workflow)
-    per_column: dict[int, int] = {}
+    sizes = {node.id: frontend_layout.node_size(node.class_type, classes[node.class_type], node.inputs)
+             for node in workflow.nodes}
+    columns = sorted(set(depth.values()))
+    lefts, left = {}, 0
+    for column in columns:
+        lefts[column] = left
+        left += max(sizes[n.id][0] for n in workflow.nodes if depth[n.id] == column) + COLUMN_GAP
+    tops: dict[int, int] = {}
     ui_nodes = []
     for order, node in enumerate(sorted(workflow.nodes, key=lambda n: (depth[n.id], n.id))):
         cls = classes[node.class_type]
         spec = cls.INPUT_TYPES()
-        entries = {**spec.get("required", {}), **spec.get("optional", {})}
-        inputs, widgets = [], []
-        for name, entry in entries.items():
-            kind, options = entry[0], (entry[1] if len(entry) > 1 else {})
-            if isinstance(kind, list) or kind in WIDGET_TYPES:
-                value = node.inputs.get(name, options.get("default", kind[0] if isinstance(kind, list) and kind else None))
-                widgets.append(value)
-                if options.get("image_upload"):
-                    widgets.append("image")  # the upload button's own value, as ComfyUI's LoadImage stores it
-            else:
-                inputs.append({"name": name, "type": kind, "link": incoming.get((node.id, name))})
+        inputs = [{"name": name, "type": kind, "link": incoming.get((node.id, name))}
+                  for name, kind in frontend_layout.sockets(spec).items()]
         names = getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES
         outputs = [{"name": names[i], "type": kind, "links": outgoing.get((node.id, i), []), "slot_index": i}
                    for i, kind in enumerate(cls.RETURN_TYPES)]
         column = depth[node.id]
-        top = per_column.get(column, 0)
-        height = 60 + 26 * (len(widgets) + len(inputs)) + (260 if node.class_type == "SaveImage" else 0)
-        per_column[column] = top + height + ROW
+        width, height = sizes[node.id]
+        top = tops.get(column, 0)
+        tops[column] = top + height + frontend_layout.TITLE_HEIGHT + ROW_GAP
         ui_nodes.append({
-            "id": node.id, "type": node.class_type, "pos": [column * COLUMN, top], "size": [320, height],
+            "id": node.id, "type": node.class_type, "pos": [lefts[column], top], "size": [width, height],
             "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
             "properties": {"Node name for S&R": node.class_type,
                            "cnr_id": OUR_PACK if node.class_type.startswith("RPTGAN_") else "comfy-core"},
-            "widgets_values": widgets,
+            "widgets_values": frontend_layout.widgets_values(spec, node.inputs),
         })
     note_id = max(n.id for n in workflow.nodes) + 1
-    ui_nodes.append({"id": note_id, "type": "Note", "pos": [0, -220], "size": [700, 160], "flags": {},
-                     "order": len(ui_nodes), "mode": 0, "inputs": [], "outputs": [], "properties": {},
-                     "widgets_values": [workflow.note]})
+    note_height = 160
+    ui_nodes.append({"id": note_id, "type": "Note", "pos": [0, -(note_height + frontend_layout.TITLE_HEIGHT + ROW_GAP)],
+                     "size": [700, note_height], "flags": {}, "order": len(ui_nodes), "mode": 0, "inputs": [],
+                     "outputs": [], "properties": {}, "widgets_values": [workflow.note]})
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-rptgan/{workflow.name}")),
         "revision": 0, "last_node_id": note_id, "last_link_id": link_id,
         "nodes": ui_nodes, "links": links, "groups": [], "config": {},
-        "extra": {"ds": {"scale": 1.0, "offset": [40, 260]}}, "version": 0.4,
+        "extra": {"ds": {"scale": 0.8, "offset": [80, 300]}}, "version": 0.4,
     }
 
 

@@ -4,7 +4,7 @@ Each node is a thin layer: it checks ComfyUI's values, converts them to
 rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
 """
 
-from .comfy_compat import register_model_folders
+from .comfy_compat import place_example_inputs, register_model_folders
 from .loaders import LoadPersonImage, LoadPoseKeypoints
 from .pose_nodes import EditPose, EstimatePose
 from .transfer import CheckpointLoader, PoseTransfer
@@ -30,4 +30,4 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "RPTGAN_Upscale": "Upscale (RPT-GAN)",
 }
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "register_model_folders"]
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "place_example_inputs", "register_model_folders"]

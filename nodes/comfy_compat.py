@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from typing import Callable
 
@@ -64,6 +65,27 @@ def temp_directory() -> str:
         directory = os.environ.get("RPTGAN_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "rptgan-temp")
     os.makedirs(directory, exist_ok=True)
     return directory
+
+
+EXAMPLE_INPUTS = os.path.join(PACK_DIR, "examples", "assets")
+
+
+def place_example_inputs() -> list[str]:
+    """Copy the example workflows' inputs (examples/assets) into ComfyUI's input folder,
+    so the examples run right after install; files already there are left as they are.
+    Returns the names copied. Outside ComfyUI there is no input folder to fill."""
+    if not in_comfyui():
+        return []
+    target = input_directory()
+    copied = []
+    for name in sorted(os.listdir(EXAMPLE_INPUTS)):
+        extension = os.path.splitext(name)[1].lower()
+        if extension not in IMAGE_EXTENSIONS | POSE_EXTENSIONS or os.path.exists(os.path.join(target, name)):
+            continue
+        os.makedirs(target, exist_ok=True)
+        shutil.copyfile(os.path.join(EXAMPLE_INPUTS, name), os.path.join(target, name))
+        copied.append(name)
+    return copied
 
 
 def register_model_folders() -> None:

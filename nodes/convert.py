@@ -23,6 +23,11 @@ class NodeInputError(ValueError):
     """A node got an input it cannot use; the message names the input and the problem."""
 
 
+# ComfyUI imports a pack under its folder's path, and shows an error's type as module + name in
+# /history and in the UI's report; the pack's own name reads better than a filesystem path there.
+NodeInputError.__module__ = "comfyui_rptgan"
+
+
 def check_image(image: Any, name: str = "image") -> torch.Tensor:
     """Validate an IMAGE batch and return it as float32."""
     if not isinstance(image, torch.Tensor):

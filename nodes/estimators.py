@@ -8,7 +8,11 @@ import threading
 
 from . import comfy_compat
 
-KNOWN_BACKENDS = ("openpose", "mediapipe")
+# The preferred backend first: BlazePose runs offline once install.py has built its model;
+# OpenPose needs controlnet-aux's body_pose_model.pth.
+KNOWN_BACKENDS = ("mediapipe", "openpose")
+# Where install.py writes the BlazePose .task file.
+PACK_ANNOTATORS = os.path.join(comfy_compat.PACK_DIR, "annotators")
 _cache: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -18,13 +22,15 @@ def backend_choices() -> list[str]:
     are not installed, so choosing one explains what to install."""
     from rptgan_core.estimation import available_backends
 
-    installed = list(available_backends())
+    installed = sorted(available_backends(), key=lambda name: (KNOWN_BACKENDS.index(name) if name in KNOWN_BACKENDS
+                                                               else len(KNOWN_BACKENDS)))
     return installed + [name for name in KNOWN_BACKENDS if name not in installed]
 
 
 def _pose_model_dirs() -> list[str]:
     """Where pose model files are looked for: models/rptgan/annotators in every rptgan model
-    folder, then comfyui_controlnet_aux's download folder when that pack is installed."""
+    folder, comfyui_controlnet_aux's download folder when that pack is installed, and the
+    pack's own annotators folder (install.py's BlazePose model)."""
     dirs = []
     folder_paths = comfy_compat._folder_paths()
     if folder_paths is not None:
@@ -35,7 +41,7 @@ def _pose_model_dirs() -> list[str]:
         roots, custom_nodes = comfy_compat._fallback_model_dirs(comfy_compat.MODEL_FOLDER), []
     dirs += [os.path.join(root, "annotators") for root in roots]
     dirs += [os.path.join(root, "comfyui_controlnet_aux", "ckpts") for root in custom_nodes]
-    return dirs
+    return dirs + [PACK_ANNOTATORS]
 
 
 def _options(name: str) -> dict:
@@ -43,8 +49,11 @@ def _options(name: str) -> dict:
     if name == "openpose":
         return {"model_dir": dirs[0] if dirs else None, "search_dirs": dirs[1:]}
     if name == "mediapipe":
+        from rptgan_core.estimation.blazepose import TASK_FILES
+
+        with_model = [d for d in dirs if any(os.path.isfile(os.path.join(d, f)) for f in TASK_FILES)]
         existing = [d for d in dirs if os.path.isdir(d)]
-        return {"model_dir": existing[0] if existing else None}
+        return {"model_dir": (with_model or existing or [None])[0]}
     return {}
 
 

@@ -72,13 +72,17 @@ class LoadPersonImage:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE", "MASK", "RPTGAN_CROP")
     RETURN_NAMES = ("image", "mask", "crop")
+    OUTPUT_TOOLTIPS = ("the photo, cropped to the person when person_crop is on",
+                       "1 where the photo is transparent (as Load Image)",
+                       "where the crop came from, for Pose Transfer's source frame output")
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (comfy_compat.list_input_files(comfy_compat.IMAGE_EXTENSIONS), {"image_upload": True}),
+                "image": (comfy_compat.list_input_files(comfy_compat.IMAGE_EXTENSIONS), {
+                    "image_upload": True, "tooltip": "a photo of one person in ComfyUI's input folder"}),
                 "person_crop": ([NO_CROP] + estimators.backend_choices(), {
                     "default": NO_CROP, "tooltip": "pose estimator that finds the person to crop to; off keeps the whole photo"}),
                 "aspect": (aspect_choices(), {
@@ -147,6 +151,7 @@ class LoadPoseKeypoints:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("POSE_KEYPOINT", "IMAGE", "INT")
     RETURN_NAMES = ("pose", "preview", "frames")
+    OUTPUT_TOOLTIPS = ("the poses, one frame per pose", "the skeletons on black", "how many frames the file holds")
     FUNCTION = "load"
 
     @classmethod
@@ -157,7 +162,8 @@ class LoadPoseKeypoints:
                     "tooltip": "a .json file in ComfyUI's input folder"}),
                 "canvas_width": ("INT", {"default": 512, "min": 8, "max": 16384,
                                          "tooltip": "canvas for frames that do not state their size"}),
-                "canvas_height": ("INT", {"default": 512, "min": 8, "max": 16384}),
+                "canvas_height": ("INT", {"default": 512, "min": 8, "max": 16384,
+                                          "tooltip": "canvas for frames that do not state their size"}),
             }
         }
 

@@ -42,17 +42,19 @@ class EstimatePose:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("POSE_KEYPOINT", "IMAGE")
     RETURN_NAMES = ("pose", "preview")
+    OUTPUT_TOOLTIPS = ("everyone found, one frame per image (OpenPose JSON)", "the skeletons found")
     FUNCTION = "estimate"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": ("IMAGE",),
+                "image": ("IMAGE", {"tooltip": "photos to find people in"}),
                 "backend": (estimators.backend_choices(), {"tooltip": "pose estimator"}),
                 "if_no_person": (list(IF_NO_PERSON), {
                     "default": "error", "tooltip": "stop with an error, or go on with a frame that has nobody"}),
-                "preview_over_image": ("BOOLEAN", {"default": False}),
+                "preview_over_image": ("BOOLEAN", {"default": False,
+                                                   "tooltip": "draw the skeletons over the photo instead of on black"}),
             }
         }
 
@@ -103,6 +105,7 @@ class EditPose:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("POSE_KEYPOINT", "IMAGE")
     RETURN_NAMES = ("pose", "preview")
+    OUTPUT_TOOLTIPS = ("the edited pose(s)", "the edited skeletons, over the image when one is connected")
     FUNCTION = "edit"
 
     @classmethod
@@ -111,18 +114,23 @@ class EditPose:
         shift = {"default": 0.0, "min": -2.0, "max": 2.0, "step": 0.01}
         return {
             "required": {
-                "pose": ("POSE_KEYPOINT",),
-                "mirror": ("BOOLEAN", {"default": False}),
-                "scale": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 20.0, "step": 0.01}),
+                "pose": ("POSE_KEYPOINT", {"tooltip": "the pose(s) to edit"}),
+                "mirror": ("BOOLEAN", {"default": False, "tooltip": "flip left and right"}),
+                "scale": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 20.0, "step": 0.01,
+                                    "tooltip": "grow or shrink the whole pose about its centre"}),
                 "rotate": ("FLOAT", dict(angle, tooltip="degrees clockwise about the pose centre")),
                 "translate_x": ("FLOAT", dict(shift, tooltip="fraction of the canvas width")),
                 "translate_y": ("FLOAT", dict(shift, tooltip="fraction of the canvas height")),
-                "limb": ([NO_LIMB, *pose_edit.LIMB_JOINTS], {"default": NO_LIMB}),
+                "limb": ([NO_LIMB, *pose_edit.LIMB_JOINTS], {"default": NO_LIMB,
+                                                             "tooltip": "the limb to rotate about its joint"}),
                 "limb_angle": ("FLOAT", dict(angle, tooltip="degrees clockwise about the limb's joint")),
-                "keypoint": ([NO_KEYPOINT, *KEYPOINT_NAMES], {"default": NO_KEYPOINT}),
-                "keypoint_action": (["set", "clear"], {"default": "set"}),
-                "keypoint_x": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.001}),
-                "keypoint_y": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.001}),
+                "keypoint": ([NO_KEYPOINT, *KEYPOINT_NAMES], {"default": NO_KEYPOINT, "tooltip": "one keypoint to set or clear"}),
+                "keypoint_action": (["set", "clear"], {"default": "set",
+                                                      "tooltip": "move the keypoint to x, y, or make it missing"}),
+                "keypoint_x": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.001,
+                                         "tooltip": "where to set the keypoint, as a fraction of the canvas width"}),
+                "keypoint_y": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.001,
+                                         "tooltip": "where to set the keypoint, as a fraction of the canvas height"}),
                 "person": ("INT", {"default": ALL_PEOPLE, "min": ALL_PEOPLE, "max": 63,
                                    "tooltip": "who to edit: -1 everyone, else the person's index"}),
                 "edited_pose": ("STRING", {"default": "", "multiline": True,

@@ -28,8 +28,12 @@ from .loaders import CATEGORY, CropInfo
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 OUTPUTS = ("model size", "pose canvas", "source frame")
+DEVICE_OPTIONS = {"default": "auto", "tooltip": "auto: the device ComfyUI uses"}
+PRECISION_OPTIONS = {"default": "auto", "tooltip": "auto: float32 on the CPU, half precision on CUDA"}
 USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
+# The pasted result fades into the photo over this share of the crop's shorter side.
+PASTE_FEATHER = 0.08
 _CACHE_SIZE = 2
 _pipelines: OrderedDict[tuple, object] = OrderedDict()
 _pipelines_lock = threading.Lock()
@@ -39,6 +43,12 @@ _UNLINKED = object()
 
 def checkpoint_choices() -> list[str]:
     return comfy_compat.model_files(comfy_compat.MODEL_FOLDER) + [USE_MODEL_INPUT]
+
+
+def _checkpoint_combo(choices: list[str], tooltip: str) -> tuple:
+    """The checkpoint dropdown. An explicit default (the first file) is what the node search's
+    preview shows; without one it shows "undefined"."""
+    return (choices, {"default": choices[0] if choices else None, "tooltip": tooltip})
 
 
 def _validate_checkpoint(checkpoint: str) -> bool | str:
@@ -97,15 +107,17 @@ class CheckpointLoader:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("RPTGAN_MODEL", "STRING")
     RETURN_NAMES = ("model", "info")
+    OUTPUT_TOOLTIPS = ("the loaded generator, for one or more Pose Transfer nodes", "what the checkpoint was trained on")
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "checkpoint": (comfy_compat.model_files(comfy_compat.MODEL_FOLDER),),
-                "device": (list(DEVICES), {"default": "auto"}),
-                "precision": (list(PRECISIONS), {"default": "auto"}),
+                "checkpoint": _checkpoint_combo(comfy_compat.model_files(comfy_compat.MODEL_FOLDER),
+                                                "an RPT-GAN .safetensors checkpoint from models/rptgan"),
+                "device": (list(DEVICES), DEVICE_OPTIONS),
+                "precision": (list(PRECISIONS), PRECISION_OPTIONS),
             }
         }
 
@@ -125,6 +137,7 @@ class PoseTransfer:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)
+    OUTPUT_TOOLTIPS = ("one frame per pose",)
     FUNCTION = "generate"
 
     @classmethod
@@ -133,14 +146,15 @@ class PoseTransfer:
             "required": {
                 "image": ("IMAGE", {"tooltip": "the source person (one image, or one per pose)"}),
                 "pose": ("POSE_KEYPOINT", {"tooltip": "target pose(s); each frame's main person is used"}),
-                "checkpoint": (checkpoint_choices(), {"tooltip": "ignored when the model input is connected"}),
-                "device": (list(DEVICES), {"default": "auto"}),
-                "precision": (list(PRECISIONS), {"default": "auto"}),
-                "output": (list(OUTPUTS), {"default": "model size"}),
+                "checkpoint": _checkpoint_combo(checkpoint_choices(), "ignored when the model input is connected"),
+                "device": (list(DEVICES), DEVICE_OPTIONS),
+                "precision": (list(PRECISIONS), PRECISION_OPTIONS),
+                "output": (list(OUTPUTS), {"default": "model size", "tooltip": "the model's canvas, the pose's canvas, "
+                                           "or the source photo (pasted back at the crop with Load Person Image's crop)"}),
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "images per forward pass"}),
             },
             "optional": {
-                "model": ("RPTGAN_MODEL",),
+                "model": ("RPTGAN_MODEL", {"tooltip": "from the checkpoint loader; replaces checkpoint"}),
                 "crop": ("RPTGAN_CROP", {"tooltip": "from Load Person Image: paste results back into the photo"}),
                 "source_pose": ("POSE_KEYPOINT", {
                     "tooltip": "the pose of the source image (one frame, or one per source image); models that "
@@ -225,4 +239,4 @@ class PoseTransfer:
             )
         if crop is None:
             return resize_image(generated, *target).clamp(0, 1)
-        return paste_into_frame(crop.frame, generated, crop.box).clamp(0, 1)
+        return paste_into_frame(crop.frame, generated, crop.box, feather=PASTE_FEATHER).clamp(0, 1)

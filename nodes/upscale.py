@@ -65,19 +65,23 @@ class Upscale:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)
+    OUTPUT_TOOLTIPS = ("the enlarged images",)
     FUNCTION = "upscale"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": ("IMAGE",),
-                "method": (list(RESAMPLING_METHODS), {"default": "lanczos"}),
-                "scale": ("FLOAT", {"default": 2.0, "min": 0.05, "max": 16.0, "step": 0.05}),
+                "image": ("IMAGE", {"tooltip": "the images to enlarge"}),
+                "method": (list(RESAMPLING_METHODS), {"default": "lanczos",
+                                                      "tooltip": "resampling, and the final step after a model"}),
+                "scale": ("FLOAT", {"default": 2.0, "min": 0.05, "max": 16.0, "step": 0.05, "tooltip": "output size / input size"}),
                 "upscale_model": ([NO_MODEL] + comfy_compat.model_files(comfy_compat.UPSCALE_FOLDER),
-                                  {"default": NO_MODEL}),
-                "tile": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 32}),
-                "overlap": ("INT", {"default": 32, "min": 0, "max": 256, "step": 8}),
+                                  {"default": NO_MODEL, "tooltip": "a model from models/upscale_models, or none"}),
+                "tile": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 32,
+                                 "tooltip": "tile side for an upscale model (halved on CUDA out-of-memory)"}),
+                "overlap": ("INT", {"default": 32, "min": 0, "max": 256, "step": 8,
+                                    "tooltip": "pixels the tiles share, cross-faded"}),
             },
             "optional": {
                 "model": ("UPSCALE_MODEL", {"tooltip": "from ComfyUI's Load Upscale Model; overrides upscale_model"}),

@@ -100,10 +100,26 @@ def crop_to_box(images: torch.Tensor, box: CropBox, fill: float = 0.0) -> torch.
     return cropped
 
 
-def paste_into_frame(frames: torch.Tensor, patches: torch.Tensor, box: CropBox) -> torch.Tensor:
+def _edge_ramp(length: int, start: int, frame_length: int, pixels: float) -> torch.Tensor:
+    """(length,) weights rising from 0 to 1 over ``pixels`` at each end of a span that begins at
+    ``start`` inside a frame of ``frame_length``; an end at or past the frame's edge stays 1,
+    as there is no picture there to blend with."""
+    centres = torch.arange(length, dtype=torch.float32) + 0.5
+    ramp = torch.ones(length)
+    if start > 0:
+        ramp = torch.minimum(ramp, centres / pixels)
+    if start + length < frame_length:
+        ramp = torch.minimum(ramp, (length - centres) / pixels)
+    return ramp.clamp(0, 1)
+
+
+def paste_into_frame(frames: torch.Tensor, patches: torch.Tensor, box: CropBox, feather: float = 0.0) -> torch.Tensor:
     """Paste (B, C, h, w) ``patches``, scaled to the box, into copies of (B or 1, C, H, W) ``frames``.
 
-    Returns (B, C, H, W); the parts of the box outside the frame are dropped.
+    ``feather`` (a share of the box's shorter side) cross-fades the patch into the frame
+    over that width along the box edges that lie inside the frame, so no rectangular
+    seam shows; 0 pastes with hard edges. Returns (B, C, H, W); the parts of the box
+    outside the frame are dropped.
     """
     if frames.dim() != 4 or patches.dim() != 4:
         raise ValueError(f"frames and patches must be (B, C, H, W), got {tuple(frames.shape)} and {tuple(patches.shape)}")
@@ -111,11 +127,20 @@ def paste_into_frame(frames: torch.Tensor, patches: torch.Tensor, box: CropBox) 
         raise ValueError(f"frames have {frames.shape[1]} channels, patches {patches.shape[1]}")
     if len(frames) not in (1, len(patches)):
         raise ValueError(f"{len(frames)} frames for {len(patches)} patches: give one frame or one per patch")
+    if not 0.0 <= feather <= 0.5:
+        raise ValueError(f"feather must be between 0 and 0.5 of the box's shorter side, got {feather}")
     patches = resize_image(patches.to(frames.dtype), box.height, box.width)
     out = frames.expand(len(patches), -1, -1, -1).clone()
     height, width = out.shape[-2:]
     y0, x0 = max(box.top, 0), max(box.left, 0)
     y1, x1 = min(box.top + box.height, height), min(box.left + box.width, width)
     if y1 > y0 and x1 > x0:
-        out[..., y0:y1, x0:x1] = patches[..., y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left]
+        patch = patches[..., y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left]
+        pixels = feather * min(box.height, box.width)
+        if pixels > 0:
+            weight = (_edge_ramp(box.height, box.top, height, pixels)[:, None]
+                      * _edge_ramp(box.width, box.left, width, pixels)[None, :]).to(frames.dtype)
+            weight = weight[y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left]
+            patch = out[..., y0:y1, x0:x1] * (1 - weight) + patch * weight
+        out[..., y0:y1, x0:x1] = patch
     return out

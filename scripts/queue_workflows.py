@@ -123,6 +123,17 @@ class ComfyClient:
             raise QueueError(f"/history/{prompt_id} failed with status {status}")
         return data.get(prompt_id)
 
+    def cancel(self, prompt_ids: list[str]) -> None:
+        """Take jobs off the queue (/queue delete) and stop whichever of them is running
+        (/interrupt with its prompt_id, which leaves other clients' jobs alone)."""
+        status, _ = self._json("POST", "/queue", {"delete": prompt_ids})
+        if status != 200:
+            raise QueueError(f"/queue refused to delete {len(prompt_ids)} jobs (status {status})")
+        for prompt_id in prompt_ids:
+            status, _ = self._json("POST", "/interrupt", {"prompt_id": prompt_id})
+            if status != 200:
+                raise QueueError(f"/interrupt failed for {prompt_id} (status {status})")
+
     def download(self, image: dict, folder: str) -> str:
         query = urllib.parse.urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
         status, raw = self._request("GET", f"/view?{query}")
@@ -248,13 +259,25 @@ def run(client: ComfyClient, jobs: list[Job], timeout: float, poll: float, fail_
                                for image in output.get("images", []) if image.get("type") == "output"]
             else:
                 job.status, job.error = "error", execution_error(entry)
-                if fail_fast:
-                    pending.clear()
             finished += 1
             progress_bar(finished, len(jobs), job.name)
+            if fail_fast and job.status == "error":
+                break
+        if fail_fast and any(job.status in ("refused", "error") for job in jobs):
+            break
+    stopped = [job for job in pending if job.status == "queued"] if fail_fast else []
+    if stopped:
+        client.cancel([job.prompt_id for job in stopped])
+        for job in stopped:
+            job.status, job.error = "cancelled", "cancelled after the first failure (--fail-fast)"
+    for job in jobs:
+        if job.status == "pending":
+            job.status, job.error = "skipped", "not queued after the first failure (--fail-fast)"
 
 
-def summarise(jobs: list[Job], client: ComfyClient, download: str | None) -> int:
+def summarise(jobs: list[Job], client: ComfyClient, download: str | None, list_outputs: bool = False) -> int:
+    """One line per job (its image count, or why it failed), the paths with ``list_outputs``,
+    and a total; returns the exit status."""
     failed = 0
     for job in jobs:
         if job.status == "done":
@@ -262,7 +285,10 @@ def summarise(jobs: list[Job], client: ComfyClient, download: str | None) -> int
             for image in job.outputs:
                 names.append(client.download(image, download) if download else
                              "/".join(p for p in (image.get("subfolder"), image["filename"]) if p))
-            print(f"ok      {job.name}: {len(job.outputs)} images: {', '.join(names)}")
+            print(f"ok      {job.name}: {len(job.outputs)} images")
+            if list_outputs:
+                for name in names:
+                    print(f"          {name}")
         else:
             failed += 1
             print(f"{job.status:<7} {job.name}: {job.error}")
@@ -285,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--download", help="folder to download the output images into")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per job")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between /history checks")
-    parser.add_argument("--fail-fast", action="store_true", help="stop at the first refused or failed job")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first refused or failed job, cancelling the jobs this run queued")
+    parser.add_argument("--list-outputs", action="store_true", help="print the path of every output image")
     args = parser.parse_args(argv)
 
     try:
@@ -306,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         poses = list_files(args.poses, POSE_SUFFIXES) if args.poses else []
         jobs = build_jobs(client, prompt, images, poses, args.pairing, args.image_node, args.pose_node)
         run(client, jobs, args.timeout, args.poll, args.fail_fast)
-        return summarise(jobs, client, args.download)
+        return summarise(jobs, client, args.download, args.list_outputs)
     except (QueueError, OSError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

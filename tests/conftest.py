@@ -160,3 +160,74 @@ def run_comfyui():
     """``run_comfyui(base, ready_path=..., startup_timeout=...)``: a context manager that runs
     the ComfyUI in COMFYUI_PATH on 127.0.0.1; see ``_run_comfyui``."""
     return _run_comfyui
+
+
+COMFYUI_TEST_BACKEND = "rptgan-test-centre-person"
+# A one-file custom node that registers a stand-in pose estimator, so the estimation workflow runs
+# in ComfyUIs without controlnet-aux or mediapipe. It loads rptgan_core from the pack exactly as the
+# pack does, whichever of the two ComfyUI imports first.
+ESTIMATOR_NODE = f"""
+import importlib.util, os, sys
+import numpy as np
+PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), {PACK_NAME!r})
+if "rptgan_core" not in sys.modules:
+    core = os.path.join(PACK, "rptgan_core")
+    spec = importlib.util.spec_from_file_location("rptgan_core", os.path.join(core, "__init__.py"),
+                                                  submodule_search_locations=[core])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rptgan_core"] = module
+    spec.loader.exec_module(module)
+from rptgan_core.estimation import register_backend
+from rptgan_core.pose import Pose
+LAYOUT = np.array([[.5, .1], [.5, .2], [.35, .2], [.3, .35], [.28, .5], [.65, .2], [.7, .35], [.72, .5],
+                   [.42, .52], [.42, .7], [.42, .88], [.58, .52], [.58, .7], [.58, .88], [.46, .08], [.54, .08],
+                   [.42, .09], [.58, .09]])
+class CentrePerson:
+    def estimate(self, image):
+        height, width = image.shape[:2]
+        points = np.concatenate([LAYOUT * [width, height], np.ones((18, 1))], axis=1)
+        return Pose(points, width, height)
+register_backend({COMFYUI_TEST_BACKEND!r}, lambda **options: CentrePerson())
+NODE_CLASS_MAPPINGS = {{}}
+"""
+DEMO_CHECKPOINT = "rptgan-synthetic-demo.safetensors"
+
+
+@pytest.fixture(scope="session")
+def comfyui_python() -> str:
+    """The Python the ComfyUI in COMFYUI_PATH runs with."""
+    return _comfyui_python(Path(COMFYUI_PATH).resolve())
+
+
+@pytest.fixture(scope="session")
+def comfyui_test_backend() -> str:
+    """The stand-in estimator's backend name in the ComfyUIs ``comfyui_base`` prepares."""
+    return COMFYUI_TEST_BACKEND
+
+
+@pytest.fixture(scope="session")
+def comfyui_base():
+    """``comfyui_base(folder)``: make ``folder`` a ComfyUI base directory with this pack linked
+    into custom_nodes, the stand-in estimator node beside it, and (when the shipped demo
+    checkpoint is absent) a tiny checkpoint under the demo's name; returns ``folder``."""
+    linked = []
+
+    def prepare(base: Path) -> Path:
+        (base / "custom_nodes").mkdir()
+        os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
+        linked.append(base / "custom_nodes" / PACK_NAME)
+        (base / "custom_nodes" / "rptgan_test_estimator.py").write_text(ESTIMATOR_NODE)
+        models = base / "models" / "rptgan"
+        models.mkdir(parents=True)
+        if not (REPO / "checkpoints" / DEMO_CHECKPOINT).exists():
+            from rptgan_core.checkpoint import save_checkpoint
+            from rptgan_core.config import get_config
+            from rptgan_core.networks import build_generator
+
+            save_checkpoint(models / DEMO_CHECKPOINT, build_generator(get_config("tiny")),
+                            training={"note": "test stand-in"})
+        return base
+
+    yield prepare
+    for link in linked:
+        link.unlink()

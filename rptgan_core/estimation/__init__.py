@@ -1,7 +1,7 @@
 """Pose estimation on real photos: 18 OpenPose keypoints with confidences, all people.
 
     from rptgan_core.estimation import create_estimator, available_backends
-    estimator = create_estimator("mediapipe")             # BlazePose, offline with mediapipe 0.10.21
+    estimator = create_estimator("mediapipe", model_dir=d) # BlazePose: 0.10.21 bundled, 1.x with a .task
     estimator = create_estimator("openpose", model_dir=d) # controlnet-aux OpenPose body model
     pose = estimator.estimate(image)                      # (H, W, 3) uint8 RGB -> Pose, maybe 0 people
 
@@ -31,7 +31,7 @@ def _mediapipe(**options: Any) -> PoseEstimator:
 
 
 register_backend("openpose", _openpose, requires={"controlnet_aux": "controlnet-aux>=0.0.9"})
-register_backend("mediapipe", _mediapipe, requires={"mediapipe": "mediapipe==0.10.21"})
+register_backend("mediapipe", _mediapipe, requires={"mediapipe": "mediapipe>=1.2"})
 
 __all__ = [
     "EstimatorUnavailable", "PoseEstimator", "PreparedImage", "available_backends", "create_estimator",

@@ -11,7 +11,8 @@ Two ways to run it, picked at construction:
   again, up to ``max_people``.
 
 mediapipe >= 0.10.30 has no ``solutions`` and bundles no model, so it needs
-the Tasks file. Confidence is BlazePose's per-landmark visibility; landmarks
+the Tasks file; ``blazepose_task.py`` builds it from 0.10.21's models (the
+pack's install.py does this once). Confidence is BlazePose's per-landmark visibility; landmarks
 below ``min_visibility`` are missing.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +42,9 @@ def _import_mediapipe():
         import mediapipe
     except ImportError as error:
         raise EstimatorUnavailable(
-            f"the mediapipe estimator needs mediapipe ({error}): pip install 'mediapipe==0.10.21' "
-            "(offline model included), or a newer mediapipe plus a pose_landmarker .task file"
+            f"the mediapipe estimator needs mediapipe ({error}): pip install 'mediapipe>=1.2' (works with numpy 2), "
+            "then build its model once with the pack's install.py (python -m rptgan_core.estimation.blazepose_task "
+            "outside ComfyUI)"
         ) from error
     return mediapipe
 
@@ -150,6 +153,9 @@ class _TasksRunner:
             raise EstimatorUnavailable(
                 f"{task_file} could not be loaded as a MediaPipe pose landmarker ({type(error).__name__}: {error})"
             ) from error
+        # mediapipe 1.x's own __del__ fails once the interpreter has torn its modules down (a
+        # traceback at every ComfyUI exit); closing at exit, while they are still there, avoids it.
+        weakref.finalize(self, self._landmarker.close)
         self._image = mediapipe.Image
         self._format = mediapipe.ImageFormat.SRGB
 
@@ -191,8 +197,9 @@ class BlazePoseEstimator(PoseEstimator):
             searched = f" (none of {', '.join(TASK_FILES)} in {model_dir})" if model_dir is not None else ""
             raise EstimatorUnavailable(
                 f"mediapipe {getattr(mediapipe, '__version__', '?')} bundles no pose model (mediapipe.solutions "
-                f"was removed in 0.10.30) and no .task model was given{searched}: download {TASK_URL} into "
-                "model_dir (or pass model_path), or install mediapipe==0.10.21, which runs offline"
+                f"was removed in 0.10.30) and no .task model was given{searched}: run the pack's install.py once "
+                f"(it builds {TASK_FILES[0]} from mediapipe 0.10.21's Apache-2.0 models, offline afterwards), "
+                f"or download {TASK_URL} into model_dir (or pass model_path)"
             )
 
     def detect(self, image: np.ndarray) -> Pose:

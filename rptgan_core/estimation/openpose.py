@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -91,12 +92,18 @@ def find_body_model(model_path: str | os.PathLike | None = None, model_dir: str 
             f"{model_dir if model_dir is not None else 'model_dir'}")
     if not download:
         raise EstimatorUnavailable(f"OpenPose body model not found{where}; {hint}")
+    # hf_hub_download keeps its lock and partial files in model_dir/.cache; a failed download
+    # should not leave that behind in the user's model folder.
+    hub_cache = Path(model_dir) / ".cache" if model_dir is not None else None
+    ours = hub_cache is not None and not hub_cache.exists()
     try:
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(HUB_REPO, HUB_FILENAME,
                                     local_dir=str(model_dir) if model_dir is not None else None))
     except Exception as error:  # the hub raises many types (offline, HTTP, disk); all mean "not available"
+        if ours:
+            shutil.rmtree(hub_cache, ignore_errors=True)
         raise EstimatorUnavailable(
             f"OpenPose body model not found{where}, and downloading {HUB_REPO}/{HUB_FILENAME} failed "
             f"({type(error).__name__}: {error}); {hint}"

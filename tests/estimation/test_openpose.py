@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +239,27 @@ def test_controlnet_aux_is_usable_next_to_a_mediapipe_without_solutions():
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True,
                             cwd=root, env={**os.environ, "PYTHONPATH": root}, timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_a_failed_download_leaves_no_lock_file_behind(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def interrupted(repo, filename, local_dir=None):
+        # What huggingface_hub leaves in local_dir when the connection fails mid-way.
+        download = Path(local_dir) / ".cache" / "huggingface" / "download"
+        download.mkdir(parents=True)
+        (download / f"{filename}.lock").write_bytes(b"")
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", interrupted)
+    models = tmp_path / "annotators"
+    models.mkdir()
+    with pytest.raises(EstimatorUnavailable, match="connection reset"):
+        openpose.find_body_model(model_dir=models)
+    assert list(models.iterdir()) == []
+    # A hub cache that was there before is the user's: it stays.
+    (models / ".cache").mkdir()
+    (models / ".cache" / "kept").write_bytes(b"x")
+    with pytest.raises(EstimatorUnavailable):
+        openpose.find_body_model(model_dir=models)
+    assert (models / ".cache" / "kept").is_file()

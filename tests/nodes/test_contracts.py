@@ -117,3 +117,13 @@ def test_importing_the_pack_loads_nothing_heavy(kit):
     loaded, on_path = result.stdout.strip().splitlines()
     assert loaded == "[]"
     assert on_path == "[]", "the pack folder must not be put on sys.path"
+
+
+def test_every_input_and_output_has_a_tooltip(nodes):
+    for name, cls in nodes.items():
+        spec = cls.INPUT_TYPES()
+        for group in ("required", "optional"):
+            for input_name, entry in spec.get(group, {}).items():
+                assert len(entry) > 1 and entry[1].get("tooltip"), f"{name}.{input_name} has no tooltip"
+        tooltips = getattr(cls, "OUTPUT_TOOLTIPS", ())
+        assert len(tooltips) == len(cls.RETURN_TYPES) and all(tooltips), f"{name}'s outputs lack tooltips"

@@ -79,3 +79,17 @@ def test_paste_scales_patches_to_the_box_and_checks_shapes():
         paste_into_frame(torch.zeros(3, 3, 10, 10), torch.ones(2, 3, 4, 4), CropBox(0, 0, 4, 4))
     with pytest.raises(ValueError, match="channels"):
         paste_into_frame(frame, torch.ones(1, 1, 4, 4), CropBox(0, 0, 4, 4))
+
+
+def test_feathered_paste_fades_into_the_frame_along_inner_edges():
+    frame = torch.zeros(1, 3, 40, 40)
+    box = CropBox(10, 0, 20, 20)  # left 10, top 0: touches the top edge, inside on the other three sides
+    hard = paste_into_frame(frame, torch.ones(1, 3, 20, 20), box)
+    soft = paste_into_frame(frame, torch.ones(1, 3, 20, 20), box, feather=0.25)
+    assert torch.equal(soft[..., 5:15, 15:25], hard[..., 5:15, 15:25])  # the middle is the patch
+    assert torch.equal(soft[..., :, :10], frame[..., :, :10]) and torch.equal(soft[..., 20:, :], frame[..., 20:, :])
+    assert 0 < float(soft[0, 0, 10, 10]) < 0.2 and float(soft[0, 0, 0, 20]) == 1.0  # faded side, frame-edge side
+    rows = soft[0, 0, :, 20]
+    assert float((rows[1:] - rows[:-1]).abs().max()) < 0.25 < float((hard[0, 0, 1:, 20] - hard[0, 0, :-1, 20]).abs().max())
+    with pytest.raises(ValueError, match="feather"):
+        paste_into_frame(frame, torch.ones(1, 3, 4, 4), box, feather=0.9)

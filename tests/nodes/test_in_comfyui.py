@@ -4,8 +4,9 @@ Needs a ComfyUI checkout: set COMFYUI_PATH (and COMFYUI_PYTHON when its
 interpreter is not COMFYUI_PATH/venv/bin/python); skipped otherwise. The
 server runs on 127.0.0.1 with a fresh --base-directory whose custom_nodes
 holds a link to this pack, so the ComfyUI checkout itself is not touched.
-The inputs are uploaded through /upload/image, each API workflow is posted
-to /prompt and followed on /history, and the images it saved are checked.
+The pack itself copies the example inputs into the input folder, each API
+workflow is posted to /prompt and followed on /history, and the images it
+saved are checked.
 The checkpoint is the shipped demo one when present, else a tiny stand-in
 under the demo's name in the base directory's models/rptgan. Workflows that
 estimate poses use a stand-in estimator registered by a one-file custom node,
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -34,35 +34,6 @@ STARTUP_TIMEOUT = 180
 RUN_TIMEOUT = 300
 NODE_CLASSES = ("RPTGAN_LoadPersonImage", "RPTGAN_LoadPoseKeypoints", "RPTGAN_EstimatePose", "RPTGAN_EditPose",
                 "RPTGAN_CheckpointLoader", "RPTGAN_PoseTransfer", "RPTGAN_Upscale")
-TEST_BACKEND = "rptgan-test-centre-person"
-# A one-file custom node that registers a stand-in pose estimator, so the estimation workflow runs
-# in ComfyUIs without controlnet-aux or mediapipe. It loads rptgan_core from the pack exactly as the
-# pack does, whichever of the two ComfyUI imports first.
-ESTIMATOR_NODE = f"""
-import importlib.util, os, sys
-import numpy as np
-PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), {PACK_NAME!r})
-if "rptgan_core" not in sys.modules:
-    core = os.path.join(PACK, "rptgan_core")
-    spec = importlib.util.spec_from_file_location("rptgan_core", os.path.join(core, "__init__.py"),
-                                                  submodule_search_locations=[core])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rptgan_core"] = module
-    spec.loader.exec_module(module)
-from rptgan_core.estimation import register_backend
-from rptgan_core.pose import Pose
-LAYOUT = np.array([[.5, .1], [.5, .2], [.35, .2], [.3, .35], [.28, .5], [.65, .2], [.7, .35], [.72, .5],
-                   [.42, .52], [.42, .7], [.42, .88], [.58, .52], [.58, .7], [.58, .88], [.46, .08], [.54, .08],
-                   [.42, .09], [.58, .09]])
-class CentrePerson:
-    def estimate(self, image):
-        height, width = image.shape[:2]
-        points = np.concatenate([LAYOUT * [width, height], np.ones((18, 1))], axis=1)
-        return Pose(points, width, height)
-register_backend({TEST_BACKEND!r}, lambda **options: CentrePerson())
-NODE_CLASS_MAPPINGS = {{}}
-"""
-
 pytestmark = [
     pytest.mark.comfyui,
     pytest.mark.slow,
@@ -80,25 +51,10 @@ def _request(url: str, body: bytes | None = None, headers: dict | None = None, t
 
 
 @pytest.fixture(scope="module")
-def comfyui(tmp_path_factory, run_comfyui):
-    base = tmp_path_factory.mktemp("comfyui-base")
-    (base / "custom_nodes").mkdir()
-    os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
-    (base / "custom_nodes" / "rptgan_test_estimator.py").write_text(ESTIMATOR_NODE)
-    models = base / "models" / "rptgan"
-    models.mkdir(parents=True)
-    if not (REPO / "checkpoints" / DEMO).exists():
-        sys.path.insert(0, str(REPO))
-        from rptgan_core.checkpoint import save_checkpoint
-        from rptgan_core.config import get_config
-        from rptgan_core.networks import build_generator
-
-        save_checkpoint(models / DEMO, build_generator(get_config("tiny")), training={"note": "test stand-in"})
-    try:
-        with run_comfyui(base, "/object_info", STARTUP_TIMEOUT) as (url, info, log_tail):
-            yield {"url": url, "info": info, "base": base, "log": log_tail}
-    finally:
-        (base / "custom_nodes" / PACK_NAME).unlink()
+def comfyui(tmp_path_factory, run_comfyui, comfyui_base):
+    base = comfyui_base(tmp_path_factory.mktemp("comfyui-base"))
+    with run_comfyui(base, "/object_info", STARTUP_TIMEOUT) as (url, info, log_tail):
+        yield {"url": url, "info": info, "base": base, "log": log_tail}
 
 
 def test_all_nodes_load_under_one_category(comfyui):
@@ -114,26 +70,14 @@ def test_all_nodes_load_under_one_category(comfyui):
     assert not failed, comfyui["log"]()
 
 
-def _upload(url: str, path: Path) -> None:
-    boundary = "rptganboundary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="overwrite"\r\n\r\ntrue\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{path.name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    status, answer = _request(f"{url}/upload/image", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert status == 200 and answer["name"] == path.name, answer
-
-
 @pytest.mark.parametrize("workflow", sorted(p.name for p in (REPO / "example_workflows" / "api").glob("*.json")))
-def test_example_workflow_runs(comfyui, workflow):
+def test_example_workflow_runs(comfyui, workflow, comfyui_test_backend):
     url = comfyui["url"]
-    for asset in sorted((REPO / "examples" / "assets").iterdir()):
-        if asset.suffix in (".png", ".json"):
-            _upload(url, asset)
     prompt = json.loads((REPO / "example_workflows" / "api" / workflow).read_text())
     for node in prompt.values():
         for name in ("person_crop", "backend"):
             if node["inputs"].get(name) in ("openpose", "mediapipe"):
-                node["inputs"][name] = TEST_BACKEND
+                node["inputs"][name] = comfyui_test_backend
     status, answer = _request(f"{url}/prompt", json.dumps({"prompt": prompt, "client_id": "rptgan-test"}).encode(),
                               {"Content-Type": "application/json"})
     assert status == 200 and not answer.get("node_errors"), json.dumps(answer, indent=1)[:3000]
@@ -175,6 +119,23 @@ def test_example_workflow_runs(comfyui, workflow):
                 assert (comfyui["base"] / "temp" / background["filename"]).is_file()
 
 
+def test_the_templates_browser_gets_the_workflows_and_their_thumbnails(comfyui):
+    url = comfyui["url"]
+    names = sorted(p.stem for p in (REPO / "example_workflows").glob("*.json"))
+    _, listed = _request(f"{url}/workflow_templates")
+    assert sorted(listed[PACK_NAME]) == names
+    for name in names:
+        with urllib.request.urlopen(f"{url}/api/workflow_templates/{PACK_NAME}/{name}.jpg", timeout=30) as response:
+            assert response.status == 200 and response.read(3) == b"\xff\xd8\xff", name  # a JPEG
+
+
+def test_the_pack_places_the_example_inputs(comfyui):
+    """The examples run right after install: their inputs are copied into the input folder."""
+    for asset in (REPO / "examples" / "assets").iterdir():
+        if asset.suffix in (".png", ".json"):
+            assert (comfyui["base"] / "input" / asset.name).read_bytes() == asset.read_bytes()
+
+
 def test_clear_error_for_a_bad_input_file(comfyui):
     prompt = json.loads((REPO / "example_workflows" / "api" / "rptgan_pose_sequence.json").read_text())
     prompt["1"]["inputs"]["image"] = "../../etc/passwd"
@@ -184,6 +145,27 @@ def test_clear_error_for_a_bad_input_file(comfyui):
     assert status in (200, 400)
     details = json.dumps(answer["node_errors"]["1"])
     assert "outside the input folder" in details
+
+
+def test_node_errors_name_the_pack_not_its_path(comfyui):
+    """The error type ComfyUI reports in /history is the pack's, not a module named after its folder path."""
+    (comfyui["base"] / "input" / "rptgan-broken.json").write_text("{not json")
+    prompt = json.loads((REPO / "example_workflows" / "api" / "rptgan_pose_sequence.json").read_text())
+    prompt["2"]["inputs"]["pose_file"] = "rptgan-broken.json"
+    status, answer = _request(f"{comfyui['url']}/prompt", json.dumps({"prompt": prompt}).encode(),
+                              {"Content-Type": "application/json"})
+    assert status == 200, answer
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        entry = (_request(f"{comfyui['url']}/history/{answer['prompt_id']}")[1] or {}).get(answer["prompt_id"])
+        if entry and entry["status"].get("status_str") == "error":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the broken pose file did not fail the run within {RUN_TIMEOUT} s: {entry}")
+    (error,) = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    assert error["exception_type"] == "comfyui_rptgan.NodeInputError", error["exception_type"]
+    assert "pose_file: 'rptgan-broken.json' is not valid JSON" in error["exception_message"]
 
 
 def test_the_comfyui_checkout_is_left_alone(comfyui):

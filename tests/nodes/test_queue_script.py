@@ -24,6 +24,8 @@ class FakeComfyUI(BaseHTTPRequestHandler):
     uploads: dict[str, bytes]
     history: dict[str, dict]
     prompts: list[dict]
+    deleted: list[str]
+    interrupted: list[str]
 
     def log_message(self, *args):
         pass
@@ -60,6 +62,12 @@ class FakeComfyUI(BaseHTTPRequestHandler):
             name = f"{fields['subfolder'].get_content().strip()}/{upload.get_filename()}"
             self.uploads[name] = upload.get_payload(decode=True)
             return self._send(200, {"name": upload.get_filename(), "subfolder": "rptgan_batch", "type": "input"})
+        if self.path == "/queue":
+            self.deleted.extend(json.loads(body)["delete"])
+            return self._send(200, raw=b"")
+        if self.path == "/interrupt":
+            self.interrupted.append(json.loads(body)["prompt_id"])
+            return self._send(200, raw=b"")
         if self.path == "/prompt":
             prompt = json.loads(body)["prompt"]
             image = prompt["1"]["inputs"]["image"]
@@ -73,7 +81,9 @@ class FakeComfyUI(BaseHTTPRequestHandler):
                                                       "extra_info": {"input_name": "image"}}]}}})
             prompt_id = f"id{len(self.prompts)}"
             self.prompts.append(prompt)
-            if image.endswith("crash.png"):
+            if image.endswith("slow.png"):  # still running: no history entry yet
+                pass
+            elif image.endswith("crash.png"):
                 status = {"status_str": "error", "completed": False, "messages": [
                     ["execution_error", {"node_id": "3", "node_type": "RPTGAN_PoseTransfer",
                                          "exception_type": "ValueError", "exception_message": "pose: frame 0 has no person"}]]}
@@ -91,7 +101,8 @@ class FakeComfyUI(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    handler = type("Handler", (FakeComfyUI,), {"uploads": {}, "history": {}, "prompts": []})
+    handler = type("Handler", (FakeComfyUI,), {"uploads": {}, "history": {}, "prompts": [], "deleted": [],
+                                               "interrupted": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -142,6 +153,7 @@ def test_batch_over_images_and_poses(server, queue_script, batch, kit, tmp_path,
     prefixes = sorted(p["5"]["inputs"]["filename_prefix"] for p in handler.prompts)
     assert prefixes[0] == "rptgan/wave_anna_jump"
     assert "4 of 4 jobs succeeded, 4 images downloaded to" in out.out
+    assert "ok      anna_jump: 1 images\n" in out.out and ".png" not in out.out  # paths only with --list-outputs
     assert (tmp_path / "dl" / "rptgan" / "wave_anna_wave_00001_.png").read_bytes().startswith(b"PNG:")
     assert "4/4" in out.err  # the progress bar
 
@@ -193,3 +205,40 @@ def test_ui_workflows_and_missing_nodes_are_explained(server, queue_script, kit,
     workflow.write_text(json.dumps({"1": {"class_type": "RPTGAN_EstimatePose", "inputs": {}}}))
     assert queue_script.main(["--workflow", str(workflow), "--images", str(images), "--server", url]) == 2
     assert "lacks node classes ['RPTGAN_EstimatePose']" in capsys.readouterr().err
+
+
+def test_listed_outputs_one_per_line(server, queue_script, batch, kit, capsys):
+    url, _ = server
+    images, _ = batch
+    assert queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(images), "--server", url,
+                              "--poll", "0.01", "--list-outputs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[lines.index("ok      anna: 1 images") + 1] == "          rptgan/wave_anna_00001_.png"
+
+
+def test_fail_fast_cancels_the_jobs_it_queued(server, queue_script, kit, tmp_path, capsys):
+    url, handler = server
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("a_crash.png", "b_slow.png", "c_slow.png"):
+        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    code = queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(folder), "--server", url,
+                              "--poll", "0.01", "--fail-fast"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert handler.deleted == handler.interrupted == ["id1", "id2"]  # the two still running, not the failed one
+    assert out.count("cancelled after the first failure") == 2
+    assert "0 of 3 jobs succeeded" in out
+
+
+def test_fail_fast_stops_queueing_at_a_refused_job(server, queue_script, kit, tmp_path, capsys):
+    url, handler = server
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("a_slow.png", "b_refused.png", "c_fine.png"):
+        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    assert queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(folder), "--server", url,
+                              "--poll", "0.01", "--fail-fast"]) == 1
+    out = capsys.readouterr().out
+    assert len(handler.prompts) == 1 and handler.deleted == ["id0"]
+    assert "skipped c_fine: not queued after the first failure" in out

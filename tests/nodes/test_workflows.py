@@ -49,6 +49,9 @@ def test_there_are_example_workflows(kit):
     names = [p.stem for p in _api_workflows(kit)]
     assert "rptgan_pose_sequence" in names and len(names) >= 3
     assert sorted(p.stem for p in (kit.repo / "example_workflows").glob("*.json")) == names
+    for name in names:  # the Templates browser's thumbnails (examples/make_thumbnails.py)
+        with Image.open(kit.repo / "example_workflows" / f"{name}.jpg") as thumbnail:
+            assert thumbnail.format == "JPEG" and np.asarray(thumbnail, dtype=np.float32).std() > 1.0, name
 
 
 def test_every_api_workflow_names_existing_nodes_with_valid_inputs(kit, executor, example_folders):
@@ -69,8 +72,10 @@ def test_workflow_files_match_their_generator(kit, tmp_path, example_folders):
         assert shipped_api == json.loads(json.dumps(builder.api_format(workflow))), workflow.name
 
 
-def test_ui_workflows_are_the_api_workflows(kit):
-    """Same nodes, same links, and widget values in the order of each node's inputs."""
+def test_ui_workflows_are_the_api_workflows(kit, example_folders):
+    """Same nodes, same links, and widget values that the frontend reads back as the API inputs."""
+    layout = _load_script(kit, "examples/frontend_layout.py")
+    classes = _load_script(kit, "examples/graph_executor.py").node_classes()
     for path in _api_workflows(kit):
         api = json.loads(path.read_text())
         ui = json.loads((kit.repo / "example_workflows" / path.name).read_text())
@@ -81,9 +86,68 @@ def test_ui_workflows_are_the_api_workflows(kit):
         api_links = {(k, name): v for k, n in api.items() for name, v in n["inputs"].items() if isinstance(v, list)}
         assert ui_links == api_links, path.name
         for node_id, node in nodes.items():
-            constants = [v for v in api[node_id]["inputs"].values() if not isinstance(v, list)]
-            widgets = [v for v in node["widgets_values"] if v != "image" or node["type"] != "RPTGAN_LoadPersonImage"]
-            assert widgets == constants, (path.name, node_id)
+            spec = classes[node["type"]].INPUT_TYPES()
+            assert [i["name"] for i in node["inputs"]] == list(layout.sockets(spec)), (path.name, node_id)
+            constants = {k: v for k, v in api[node_id]["inputs"].items() if not isinstance(v, list)}
+            assert layout.read_widgets_values(spec, node["widgets_values"]) == constants, (path.name, node_id)
+
+
+# Widgets of fresh nodes in ComfyUI 0.8's frontend (1.35.9), read off the browser.
+FRONTEND_WIDGETS = {
+    "LoadImage": ({"required": {"image": (["a.png"], {"image_upload": True})}}, ["image", "upload"]),
+    "KSampler": ({"required": {"model": ("MODEL",), "seed": ("INT", {"default": 0}), "steps": ("INT", {"default": 20}),
+                               "cfg": ("FLOAT", {"default": 8.0}), "sampler_name": (["euler"],),
+                               "scheduler": (["simple"],), "positive": ("CONDITIONING",),
+                               "negative": ("CONDITIONING",), "latent_image": ("LATENT",),
+                               "denoise": ("FLOAT", {"default": 1.0})}},
+                 ["seed", "control_after_generate", "steps", "cfg", "sampler_name", "scheduler", "denoise"]),
+}
+
+
+def test_widget_order_is_the_frontends(kit, example_folders):
+    layout = _load_script(kit, "examples/frontend_layout.py")
+    for name, (spec, names) in FRONTEND_WIDGETS.items():
+        assert [w.name for w in layout.widgets(spec)] == names, name
+    assert layout.widgets_values(FRONTEND_WIDGETS["KSampler"][0], {"seed": 7}) == [7, "fixed", 20, 8.0, "euler",
+                                                                                   "simple", 1.0]
+    person = _load_script(kit, "examples/graph_executor.py").node_classes()["RPTGAN_LoadPersonImage"].INPUT_TYPES()
+    # The upload button comes after every other widget, optional ones included.
+    person = {**person, "optional": {"later": ("BOOLEAN", {"default": True})}}
+    assert [w.name for w in layout.widgets(person)] == ["image", "person_crop", "aspect", "margin", "transparency",
+                                                          "later", "upload"]
+    assert layout.widgets_values(person, {"image": "p.png"}) == ["p.png", "off", "source", 0.15, "keep colours",
+                                                                  True, "image"]
+    control = {"required": {"noise": ("FLOAT", {"control_after_generate": True}), "socket": ("INT", {"forceInput": True})}}
+    assert [w.role for w in layout.widgets(control)] == ["value", "control"]
+    assert list(layout.sockets(control)) == ["socket"]
+
+
+def test_shifted_widget_values_are_refused(kit, example_folders):
+    """The old writer's order (the upload value right after the file name) no longer reads back."""
+    layout = _load_script(kit, "examples/frontend_layout.py")
+    spec = _load_script(kit, "examples/graph_executor.py").node_classes()["RPTGAN_LoadPersonImage"].INPUT_TYPES()
+    with pytest.raises(ValueError, match="upload button of 'image' holds 'keep colours'"):
+        layout.read_widgets_values(spec, ["p.png", "image", "off", "source", 0.15, "keep colours"])
+    with pytest.raises(ValueError, match="5 widget values for 6 widgets"):
+        layout.read_widgets_values(spec, ["p.png", "off", "source", 0.15, "keep colours"])
+
+
+def test_ui_nodes_do_not_overlap_at_the_frontends_sizes(kit, example_folders):
+    layout = _load_script(kit, "examples/frontend_layout.py")
+    classes = _load_script(kit, "examples/graph_executor.py").node_classes()
+    for path in sorted((kit.repo / "example_workflows").glob("*.json")):
+        boxes = []
+        for node in json.loads(path.read_text())["nodes"]:
+            width, height = node["size"]
+            if node["type"] in classes:
+                values = layout.read_widgets_values(classes[node["type"]].INPUT_TYPES(), node["widgets_values"])
+                least = layout.node_size(node["type"], classes[node["type"]], values)
+                assert width >= least[0] and height >= least[1], (path.name, node["id"])
+            left, top = node["pos"]
+            boxes.append((node["id"], left, top - layout.TITLE_HEIGHT, left + width, top + height))
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2], (path.name, a[0], b[0])
 
 
 def test_validation_catches_broken_workflows(kit, executor, example_folders):
