@@ -59,14 +59,17 @@ WORKFLOWS = [
         "rptgan_pose_sequence",
         "RPT-GAN: one source image and a pose sequence give a batch of frames. The source and the 8 poses are "
         "synthetic (examples/assets); put rptgan-synthetic-demo.safetensors (shipped in the pack's checkpoints/) "
-        "or your own checkpoint in the dropdown. Frames are upscaled 2x with lanczos and saved.",
+        "or your own checkpoint in the dropdown. The model also takes the source's own pose (its keypoints file). "
+        "Frames are upscaled 2x with lanczos and saved.",
         [
             Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
                                                "margin": 0.15, "transparency": "keep colours"}),
             Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": SEQUENCE, "canvas_width": 96, "canvas_height": 128}),
+            Node(7, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128},
+                 title="Source pose"),
             Node(3, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(2), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "pose canvas",
-                                            "batch_size": 8}),
+                                            "batch_size": 8, "source_pose": link(7)}),
             Node(4, "RPTGAN_Upscale", {"image": link(3), "method": "lanczos", "scale": 2.0, "upscale_model": "none",
                                        "tile": 512, "overlap": 32}),
             Node(5, "SaveImage", {"images": link(4), "filename_prefix": "rptgan/wave"}),
@@ -89,7 +92,7 @@ WORKFLOWS = [
             Node(4, "RPTGAN_CheckpointLoader", {"checkpoint": DEMO_CHECKPOINT, "device": "auto", "precision": "auto"}),
             Node(5, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "source frame",
-                                            "batch_size": 8, "model": link(4)}),
+                                            "batch_size": 8, "model": link(4), "source_pose": link(2)}),
             Node(6, "SaveImage", {"images": link(5), "filename_prefix": "rptgan/edited"}),
             Node(7, "SaveImage", {"images": link(3, 1), "filename_prefix": "rptgan/edited_pose"}),
         ],
@@ -111,7 +114,7 @@ WORKFLOWS = [
                                         "keypoint_y": 0.5, "person": -1, "edited_pose": "", "image": link(1)}),
             Node(4, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "source frame",
-                                            "batch_size": 8, "crop": link(1, 2)}),
+                                            "batch_size": 8, "crop": link(1, 2), "source_pose": link(2)}),
             Node(5, "SaveImage", {"images": link(4), "filename_prefix": "rptgan/photo"}),
             Node(6, "SaveImage", {"images": link(2, 1), "filename_prefix": "rptgan/photo_pose"}),
         ],

@@ -123,3 +123,39 @@ def test_a_bad_checkpoint_surfaces_as_a_checkpoint_error(tmp_path):
     path.write_bytes(b"garbage" * 10)
     with pytest.raises(CheckpointError):
         PoseTransferPipeline.from_checkpoint(path)
+
+
+@pytest.fixture(scope="module")
+def flow_pipeline():
+    torch.manual_seed(0)
+    return PoseTransferPipeline(build_generator(get_config("tiny-flow")), device="cpu", dtype="float32")
+
+
+def test_a_model_that_uses_the_source_pose_asks_for_it(flow_pipeline, make_person):
+    target = Pose(make_person(88, 128, shift=0.1), 88, 128)
+    source = Pose(make_person(88, 128), 88, 128)
+    assert flow_pipeline.needs_source_pose
+    with pytest.raises(PoseError, match="needs the pose of the source image"):
+        flow_pipeline(torch.rand(1, 3, 128, 88), target)
+    images = torch.rand(3, 3, 128, 88)
+    out = flow_pipeline(images, target, source_poses=source)
+    assert out.shape == (3, 3, 128, 88)
+    # a source pose given on another canvas of the same shape means the same places
+    same = flow_pipeline(images, target, source_poses=source.resized(176, 256))
+    assert torch.allclose(out, same, atol=1e-5)
+    moved = flow_pipeline(images, target, source_poses=Pose(make_person(88, 128, shift=-0.1), 88, 128))
+    assert not torch.allclose(out, moved)
+    # chunking keeps per-image source poses paired with their images
+    per_image = [Pose(make_person(88, 128, shift=s), 88, 128) for s in (-0.05, 0.0, 0.05)]
+    assert torch.allclose(flow_pipeline(images, target, source_poses=per_image, batch_size=1),
+                          flow_pipeline(images, target, source_poses=per_image, batch_size=3), atol=1e-5)
+    with pytest.raises(ValueError, match="2 source poses for 3 source images"):
+        flow_pipeline(images, target, source_poses=per_image[:2])
+    with pytest.raises(PoseError, match="source pose 0 is on a 128x128 canvas"):
+        flow_pipeline(images, target, source_poses=Pose(make_person(128, 128), 128, 128))
+
+
+def test_the_papers_generator_ignores_a_source_pose(pipeline, person_pose):
+    images = torch.rand(1, 3, 200, 100)
+    assert not pipeline.needs_source_pose
+    assert torch.equal(pipeline(images, person_pose), pipeline(images, person_pose, source_poses=person_pose))

@@ -199,3 +199,42 @@ def test_upscale_bad_inputs(nodes, kit):
         nodes["RPTGAN_Upscale"]().upscale(torch.zeros(0, 4, 4, 3), "lanczos", 2.0)
     with pytest.raises(ValueError, match="overlap"):
         nodes["RPTGAN_Upscale"]().upscale(kit.image_batch(), "lanczos", 2.0, tile=64, overlap=32)
+
+
+@pytest.fixture
+def flow_checkpoint(folders):
+    """A tiny flow generator (it takes the source's pose) in the models folder; returns its file name."""
+    from rptgan_core.checkpoint import save_checkpoint
+    from rptgan_core.config import get_config
+    from rptgan_core.networks import build_generator
+
+    torch.manual_seed(0)
+    save_checkpoint(folders["models"] / "tiny-flow.safetensors", build_generator(get_config("tiny-flow")),
+                    training={"steps": 0, "data": "none"})
+    return "tiny-flow.safetensors"
+
+
+def test_pose_transfer_gives_the_source_pose_to_models_that_use_it(nodes, kit, flow_checkpoint):
+    image = kit.image_batch(1, 64, 48)
+    target, source = _pose(kit), _pose(kit)
+    source[0]["people"][0]["pose_keypoints_2d"][3 * 4] += 10  # the source's right wrist elsewhere
+    node = nodes["RPTGAN_PoseTransfer"]()
+    (a,) = node.generate(image, target, flow_checkpoint, output="pose canvas", source_pose=source)
+    (b,) = node.generate(image, target, flow_checkpoint, output="pose canvas", source_pose=target)
+    assert a.shape == (1, 64, 48, 3) and not torch.allclose(a, b)
+    with pytest.raises(Exception, match="source_pose: 2 frames for 1 source images"):
+        node.generate(image, target, flow_checkpoint, source_pose=_pose(kit, 2))
+    empty = _pose(kit)
+    empty[0]["people"] = []
+    with pytest.raises(Exception, match="source_pose: frame 0 of 1 has no person"):
+        node.generate(image, target, flow_checkpoint, source_pose=empty)
+
+
+def test_pose_transfer_estimates_a_missing_source_pose(nodes, kit, flow_checkpoint, fake_estimator, pack_module,
+                                                      monkeypatch):
+    estimators = pack_module("nodes.estimators")
+    monkeypatch.setattr(estimators, "backend_choices", lambda: [kit.fake_backend])
+    (result,) = nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(2, 64, 48), _pose(kit), flow_checkpoint)
+    assert result.shape == (2, 32, 32, 3) and fake_estimator.calls == 2
+    with pytest.raises(Exception, match="found no person in source image 0"):
+        nodes["RPTGAN_PoseTransfer"]().generate(torch.zeros(1, 64, 48, 3), _pose(kit), flow_checkpoint)
