@@ -7,9 +7,11 @@ fraction of a large float32 matmul's GFLOP/s measured in the same process.
 Each config runs in its own process so peak RSS is its own.
 
 Targets (256x176, batch 1, torch's default threads): at most 30 GFLOP, at most
-150 ms per image, peak RSS under 1.5 GB.
+150 ms per image, peak RSS under 1.5 GB. The default run puts the paper's
+generator (deepfashion) and the flow generator (deepfashion-flow) side by
+side, with the SyntheticPeople demo's two presets.
 
-    python bench/inference.py                 # deepfashion and market, a table
+    python bench/inference.py                 # paper and flow generators, a table
     python bench/inference.py --config market --json   # last line: one JSON object
 """
 
@@ -45,6 +47,7 @@ def measure(config_name: str, repeats: int) -> dict:
 
     from rptgan_core.config import get_config
     from rptgan_core.networks import build_generator
+    from rptgan_core.processing import generator_inputs
 
     torch.manual_seed(0)
     config = get_config(config_name)
@@ -52,12 +55,13 @@ def measure(config_name: str, repeats: int) -> dict:
     height, width = config.image_size
 
     def inputs(batch: int):
-        source = torch.rand(batch, 3, height, width) * 2 - 1
+        source = torch.rand(batch, 3, height, width)
         keypoints = torch.rand(batch, 18, 3) * torch.tensor([width, height, 1.0])
         return source, keypoints
 
     def run(source, keypoints):
-        return generator(source, generator.render_pose(keypoints))
+        # the whole step from [0, 1] images and keypoints: pose maps (both, where used) and the network
+        return generator(**generator_inputs(generator, source, keypoints, keypoints))
 
     with torch.inference_mode():
         single, batch8 = inputs(1), inputs(8)
@@ -70,6 +74,7 @@ def measure(config_name: str, repeats: int) -> dict:
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "config": config_name,
+        "generator": config.generator,
         "image_size": [height, width],
         "threads": torch.get_num_threads(),
         "params_trainable": sum(p.numel() for p in generator.trainable_parameters()),
@@ -90,7 +95,8 @@ def _report(result: dict) -> str:
         ("peak RSS MB", result["peak_rss_mb"], TARGET_RSS_MB),
     ]
     lines = [
-        f"{result['config']} {result['image_size'][0]}x{result['image_size'][1]}, {result['threads']} threads",
+        f"{result['config']} ({result['generator']} generator) {result['image_size'][0]}x{result['image_size'][1]}, "
+        f"{result['threads']} threads",
         f"  parameters: {result['params_trainable'] / 1e6:.2f}M trainable, {result['params_total'] / 1e6:.2f}M total",
         f"  batch 1: {result['ms_batch1']:.1f} ms/image (median); batch 8: {result['ips_batch8']:.1f} images/s",
         f"  matmul peak {result['matmul_gflops']:.0f} GFLOP/s; achieved {result['efficiency']:.1%} of it at batch 1",
@@ -103,12 +109,14 @@ def _report(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", action="append", help="preset to measure (repeatable); default deepfashion and market")
+    parser.add_argument("--config", action="append",
+                        help="preset to measure (repeatable); default deepfashion, deepfashion-flow, synthetic, "
+                             "synthetic-flow")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs at batch 1 (median reported)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per config, the last line last")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    configs = args.config or ["deepfashion", "market"]
+    configs = args.config or ["deepfashion", "deepfashion-flow", "synthetic", "synthetic-flow"]
 
     if args.in_process:
         print(json.dumps(measure(configs[0], args.repeats)))

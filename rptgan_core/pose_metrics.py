@@ -105,3 +105,30 @@ def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     blurred = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
     blurred = F.conv2d(blurred, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
     return blurred.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+HEAD_KEYPOINTS = (0, 1, 14, 15, 16, 17)  # nose, neck, eyes, ears: the head box PCKh is scaled by
+PCKH_ALPHA = 0.5
+
+
+def pckh(detected: np.ndarray, target: np.ndarray, alpha: float = PCKH_ALPHA) -> tuple[int, int]:
+    """PCKh as the PATN family counts it: (correct, total) keypoints of one image.
+
+    Args:
+        detected: (18, 3) keypoints re-detected on the generated image (confidence 0: missing).
+        target: (18, 3) the target's keypoints, same pixels.
+
+    The head box is the bounding box of the target's head keypoints (``HEAD_KEYPOINTS``,
+    at least two present); a keypoint is correct when both its x and y lie within
+    ``alpha`` times the box's width and height of the target's. Every keypoint present
+    in the target counts in ``total``; one the detector missed is wrong. A target
+    without a head box counts (0, 0).
+    """
+    present = target[:, 2] > 0
+    head = [i for i in HEAD_KEYPOINTS if present[i]]
+    if len(head) < 2:
+        return 0, 0
+    box = target[head, :2].max(axis=0) - target[head, :2].min(axis=0)
+    found = present & (detected[:, 2] > 0)
+    close = np.all(np.abs(detected[:, :2] - target[:, :2]) < alpha * box, axis=1)
+    return int((found & close).sum()), int(present.sum())

@@ -50,7 +50,9 @@ from rptgan_core.evaluation import (  # noqa: E402
 )
 from rptgan_core.inference import resolve_device  # noqa: E402
 from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
+from rptgan_core.estimation import create_estimator  # noqa: E402
 from rptgan_core.pose import Letterbox  # noqa: E402
+from rptgan_core.pose_metrics import pckh  # noqa: E402
 from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import read_config_file  # noqa: E402
 
@@ -79,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alexnet-weights", help="torchvision AlexNet state dict (.safetensors) for LPIPS")
     parser.add_argument("--lpips-weights", help="LPIPS v0.1 AlexNet linear layers (.safetensors) for LPIPS")
     parser.add_argument("--save-images", help="write the generated images here (checkpoint mode)")
+    parser.add_argument("--pckh", metavar="BACKEND",
+                        help="pose fidelity: re-detect keypoints on the outputs with this pose estimator "
+                             "(e.g. mediapipe) and report PCKh@0.5 beside copy-source and no pose")
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object on the last line")
     return parser.parse_args(argv)
 
@@ -121,6 +126,25 @@ def folder_batches(folder: str, pairs: PairList, limit: int | None, batch_size: 
         yield batch
 
 
+def count_pckh(estimator, batch, counts: dict[str, list[int]]) -> None:
+    """Add one batch's PCKh counts [correct, total, images with a person found, images] to ``counts``,
+    for the model (``pckh``), copy-source and the no-pose variant."""
+    predictions = {"pckh": batch.generated, "pckh_copy_source": batch.source}
+    if "no_pose" in batch.variants:
+        predictions["pckh_no_pose"] = batch.variants["no_pose"]
+    for name, images in predictions.items():
+        tally = counts.setdefault(name, [0, 0, 0, 0])
+        for image, target in zip(images, batch.target_keypoints):
+            pose = estimator.estimate(image)
+            detected = pose.main_person().keypoints[0] if pose.num_people and pose.visible.any() \
+                else np.zeros((18, 3), np.float32)
+            correct, total = pckh(detected, target)
+            tally[0] += correct
+            tally[1] += total
+            tally[2] += int(detected[:, 2].any())
+            tally[3] += 1
+
+
 def synthetic_test_pairs() -> tuple[PairList, int]:
     """The demo's held-out SyntheticPeople pairs (rendered if absent) and how many are scored."""
     data = read_config_file(SYNTHETIC_CONFIG)["data"]
@@ -150,9 +174,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
 
     collected: dict[str, list[np.ndarray]] = {}
     generated_all, target_all = [], []
+    counts: dict[str, list[int]] = {}
+    estimator = create_estimator(args.pckh) if args.pckh else None
     for batch in batches:
         for name, values in score_batch(batch, args.convention).items():
             collected.setdefault(name, []).append(values)
+        if estimator is not None:
+            count_pckh(estimator, batch, counts)
         generated_all.append(batch.generated)
         target_all.append(batch.target)
         if args.save_images:
@@ -162,6 +190,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
             for image, name in zip(batch.generated, batch.names):
                 Image.fromarray(image).save(os.path.join(args.save_images, name + ".png"))
     scores: dict[str, object] = summarise(collected)
+    for name, (correct, total, found, images) in counts.items():
+        scores[name] = correct / total if total else float("nan")
+        scores[f"{name}_detected"] = found / images
     scores["data"] = pairs.description
     generated, target = np.concatenate(generated_all), np.concatenate(target_all)
     skipped: list[str] = []

@@ -142,3 +142,48 @@ def test_generate_pairs_runs_the_model_with_no_pose_and_its_own_pose(synthetic_p
         assert key in scores and np.isfinite(scores[key]), key
     assert scores["pairs"] == 4
     assert not any(np.array_equal(a.generated, b) for a in batches for b in a.variants.values())
+
+
+def test_pckh_scales_by_the_targets_head_box_and_counts_missed_keypoints_wrong():
+    from rptgan_core.pose_metrics import pckh
+
+    target = np.zeros((18, 3), np.float32)
+    target[[0, 1, 14, 15], :] = [[50, 20, 1], [50, 40, 1], [45, 16, 1], [55, 16, 1]]  # head box 10 x 24
+    target[4] = [80, 90, 1]
+    detected = target.copy()
+    assert pckh(detected, target) == (5, 5)
+    detected[4, 0] += 4.9  # within half the box width
+    assert pckh(detected, target) == (5, 5)
+    detected[4, 0] += 0.2
+    assert pckh(detected, target) == (4, 5)
+    detected[0, 2] = 0  # the detector missed the nose
+    assert pckh(detected, target) == (3, 5)
+    assert pckh(detected, np.zeros((18, 3), np.float32)) == (0, 0)
+
+
+@pytest.mark.slow
+def test_evaluate_script_scores_the_synthetic_test_beside_its_baselines_as_json(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from rptgan_core.checkpoint import save_checkpoint
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "flow.safetensors", build_generator(get_config("synthetic-flow")))
+    saved = tmp_path / "images"
+    result = subprocess.run([sys.executable, os.path.join(repo, "training", "evaluate.py"), "--checkpoint",
+                             str(checkpoint), "--synthetic-test", "--limit", "12", "--json",
+                             "--save-images", str(saved)],
+                            capture_output=True, text=True, timeout=900, cwd=repo,
+                            env={**os.environ, "PYTHONPATH": repo})
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("pairs", "ssim", "ssim_copy_source", "ssim_best_blur", "ssim_no_pose", "moved_l1",
+                "moved_l1_copy_source", "moved_l1_best_blur"):
+        assert key in scores, key
+    assert scores["pairs"] == 12 and "SyntheticPeople" in scores["data"]
+    assert "copy-source" in result.stdout and "best blur" in result.stdout
+    assert len(list(saved.glob("*___*.png"))) == 12  # one file per pair, none overwritten
