@@ -218,3 +218,35 @@ def test_inference_only_checkpoint_has_no_discriminator(tmp_path, tiny_generator
     path = save_checkpoint(tmp_path / "g.safetensors", tiny_generator)
     with pytest.raises(CheckpointError, match="no discriminator"):
         load_discriminator(path)
+
+
+def test_checkpoints_from_before_the_flow_generator_load_as_the_papers(tmp_path, saved, tiny_generator):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(saved), "pt") as handle:
+        metadata = dict(handle.metadata())
+    config = json.loads(metadata["config"])
+    del config["generator"], config["discriminator"]  # the fields did not exist then
+    metadata["config"] = json.dumps(config)
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(saved)), str(old), metadata=metadata)
+    loaded, info = load_generator(old)
+    assert info.config.generator == "rptgan" and type(loaded).__name__ == "PoseTransferGenerator"
+    source, keypoints = _inputs(info.config)
+    with torch.no_grad():
+        assert torch.equal(loaded(source, loaded.render_pose(keypoints)),
+                           tiny_generator(source, tiny_generator.render_pose(keypoints)))
+    assert type(load_discriminator(old)).__name__ == "PoseTransferDiscriminator"
+
+
+def test_flow_checkpoints_round_trip_with_their_discriminator(tmp_path):
+    generator = build_generator(get_config("tiny-flow")).eval()
+    path = save_checkpoint(tmp_path / "flow.safetensors", generator, build_discriminator(generator.config))
+    loaded, info = load_generator(path)
+    assert info.config.generator == "flow" and loaded.uses_source_pose
+    source, keypoints = _inputs(info.config)
+    with torch.no_grad():
+        maps = generator.render_pose(keypoints)
+        assert torch.equal(loaded(source, maps, maps.flip(0)), generator(source, maps, maps.flip(0)))
+    assert type(load_discriminator(path)).__name__ == "PatchDiscriminator"
