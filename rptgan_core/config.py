@@ -53,6 +53,8 @@ class ModelConfig:
         generator: "rptgan" (the paper's: source features and the target pose
             only) or "flow" (source image and pose, target pose, source features
             warped to the target; see ``networks.flow_generator``).
+        flow_refinements: flow generator: scales below 1/8 where the flow is
+            refined (1: at 1/4; 2: at 1/4 and 1/2).
         discriminator: "rptgan" (the paper's image-only Conv-ReLU-Pool with
             real/fake and identity heads) or "patch" (spectral-norm patch
             discriminator conditioned on the source image and the target pose).
@@ -76,6 +78,7 @@ class ModelConfig:
     discriminator_channels: tuple[int, ...] = (32, 64, 128, 256, 256)
     num_identities: int = 0
     generator: str = "rptgan"
+    flow_refinements: int = 1
     discriminator: str = "rptgan"
 
     def __post_init__(self) -> None:
@@ -96,6 +99,8 @@ class ModelConfig:
         if self.generator == "flow" and (self.encoder != "conv" or len(self.conv_encoder_channels) != 3):
             raise ConfigError("the flow generator needs encoder 'conv' with three conv_encoder_channels "
                               f"(features at 1/2, 1/4, 1/8), got {self.encoder!r} {self.conv_encoder_channels}")
+        if self.flow_refinements not in (1, 2):
+            raise ConfigError(f"flow_refinements must be 1 or 2, got {self.flow_refinements!r}")
         if self.keypoint_format != KEYPOINT_FORMAT:
             raise ConfigError(f"keypoint_format must be {KEYPOINT_FORMAT!r}, got {self.keypoint_format!r}")
         stride = self.encoder_stride

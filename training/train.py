@@ -428,10 +428,14 @@ def run_ablation(config: TrainConfig, accelerator: Accelerator, fresh: bool) -> 
     if accelerator.is_main_process:
         with open(os.path.join(config.output_dir, "ablation.json"), "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
-        lines = ["| input | SSIM with augmentation | SSIM without | copy-source SSIM |", "|---|---|---|---|"]
+        lines = ["| input | SSIM with augmentation | SSIM without | copy-source | best blur | no pose (with aug.) "
+                 "| moved-region L1 with | without | copy-source | best blur |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for corruption in CORRUPTIONS:
             a, b = results["augmented"][corruption], results["no-augmentation"][corruption]
-            lines.append(f"| {corruption} | {a['ssim']:.4f} | {b['ssim']:.4f} | {a['ssim_copy_source']:.4f} |")
+            lines.append(f"| {corruption} | {a['ssim']:.4f} | {b['ssim']:.4f} | {a['ssim_copy_source']:.4f} | "
+                         f"{a['ssim_best_blur']:.4f} | {a['ssim_no_pose']:.4f} | {a['moved_l1']:.1f} | "
+                         f"{b['moved_l1']:.1f} | {a['moved_l1_copy_source']:.1f} | {a['moved_l1_best_blur']:.1f} |")
         table = "\n".join(lines) + "\n"
         with open(os.path.join(config.output_dir, "ablation.md"), "w", encoding="utf-8") as handle:
             handle.write(table)

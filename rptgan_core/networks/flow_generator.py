@@ -7,7 +7,8 @@ follows the field's remedy (GFLA, DPTN) with plain PyTorch operations only:
 1. A source encoder reads the source image with its own pose maps; a pose
    encoder reads the target pose maps. Both give features at 1/2, 1/4 and 1/8.
 2. A flow head at 1/8 predicts, for every target pixel, where in the source to
-   look; it is refined at 1/4 and upsampled to full size.
+   look; it is refined at 1/4 (and at 1/2 with ``flow_refinements=2``) and
+   upsampled to full size.
 3. Source features at every scale and the source image itself are warped with
    ``grid_sample``; the decoder starts from the warped 1/8 features and the target
    pose, and takes the warped 1/4 and 1/2 features as skip connections.
@@ -85,7 +86,8 @@ class FlowPoseTransferGenerator(nn.Module):
     1/4, 1/8), ``pose_channels`` (target pose encoder widths, same scales),
     ``generator_channels`` (width at 1/8), ``num_res_blocks`` (residual blocks
     in the flow head and again in the decoder's 1/8 trunk), ``decoder_channels``
-    (decoder widths at 1/4, 1/2 and full size), ``norm``, ``upsample``.
+    (decoder widths at 1/4, 1/2 and full size), ``flow_refinements`` (1: the
+    flow is refined at 1/4; 2: at 1/4 and 1/2), ``norm``, ``upsample``.
 
     Forward:
         source: (B, 3, H, W) in [-1, 1].
@@ -115,6 +117,10 @@ class FlowPoseTransferGenerator(nn.Module):
         self.flow_refine = nn.Sequential(conv_norm_relu(middle, source_widths[1], norm),
                                          conv_norm_relu(source_widths[1], source_widths[1], norm),
                                          _zero_conv(source_widths[1], 2))
+        fine = source_widths[0] + pose_widths[0] + 2
+        self.flow_refine_half = nn.Sequential(conv_norm_relu(fine, source_widths[0], norm),
+                                              conv_norm_relu(source_widths[0], source_widths[0], norm),
+                                              _zero_conv(source_widths[0], 2)) if config.flow_refinements > 1 else None
         self.decoder_in = nn.Sequential(conv_norm_relu(coarse, width, norm),
                                         *(ResidualBlock(width, norm) for _ in range(config.num_res_blocks)))
         d = config.decoder_channels
@@ -154,7 +160,9 @@ class FlowPoseTransferGenerator(nn.Module):
         flow2 = resize_flow(flow3, s2.shape[-2:])
         flow2 = flow2 + self.flow_refine(torch.cat([warp(s2, flow2), t2, flow2], dim=1))
         flow1 = resize_flow(flow2, s1.shape[-2:])
-        flow0 = resize_flow(flow2, source.shape[-2:])
+        if self.flow_refine_half is not None:
+            flow1 = flow1 + self.flow_refine_half(torch.cat([warp(s1, flow1), t1, flow1], dim=1))
+        flow0 = resize_flow(flow1, source.shape[-2:])
 
         x = self.decoder_in(torch.cat([warp(s3, flow3), t3], dim=1))
         x = self.merge[0](torch.cat([self.up[0](x), warp(s2, flow2), t2], dim=1))
