@@ -31,8 +31,21 @@ def test_evaluate_scores_a_checkpoint_against_copying_the_source(synthetic_root,
     assert scores["pairs"] == 6 and 0 < scores["ssim"] < 1 and 0 < scores["ssim_copy_source"] < 1
     assert "synthetic" in scores["data"].lower()
     assert "IS/FID skipped" in err and "--inception-weights" in err and "LPIPS skipped" in err
-    assert len(os.listdir(tmp_path / "out")) == len({os.path.basename(p.target)
-                                                      for p in read_patn_split(synthetic_root, "test").pairs})
+    # one file per pair, named <from>___<to>: pairs that share a target do not overwrite each other
+    assert len(os.listdir(tmp_path / "out")) == len(read_patn_split(synthetic_root, "test").pairs) == 6
+    for key in ("ssim_best_blur", "ssim_no_pose", "moved_l1", "moved_l1_copy_source", "body_ssim"):
+        assert key in scores, key
+
+
+def test_evaluate_reports_pckh_beside_copy_source_and_no_pose(synthetic_root, tmp_path, load_script, capsys):
+    evaluate = load_script("evaluate")
+    register_backend("fake-for-pckh", lambda **options: _FakeEstimator())
+    checkpoint = tmp_path / "tiny.safetensors"
+    save_checkpoint(checkpoint, build_generator(get_config("tiny")))
+    evaluate.main(["--checkpoint", str(checkpoint), "--data", synthetic_root, "--json", "--pckh", "fake-for-pckh"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("pckh", "pckh_copy_source", "pckh_no_pose"):
+        assert 0 <= scores[key] <= 1 and scores[f"{key}_detected"] == 1.0, key
 
 
 def test_evaluate_a_folder_of_generated_images(synthetic_root, tmp_path, load_script, capsys):
