@@ -215,21 +215,9 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
 
 
 def _load_into(module: nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str, path: str) -> None:
+    """Fill ``module`` (whose keys and shapes ``_check_declared_shapes`` has matched) from ``tensors``."""
     own = {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(own))
-    unexpected = sorted(set(own) - set(expected))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(prefix + k for k in missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(prefix + k for k in unexpected[:3])})")
-    mismatched = [f"{prefix}{name}: file {tuple(own[name].shape)} vs model {tuple(tensor.shape)}"
-                  for name, tensor in expected.items() if name in own and own[name].shape != tensor.shape]
-    if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatches ({'; '.join(mismatched[:3])})")
-    if problems:
-        raise CheckpointError(f"{path} does not match its own config: " + "; ".join(problems))
     for name, tensor in own.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path}: tensor {prefix}{name} contains NaN or infinity (a diverged training run?)")
@@ -244,10 +232,34 @@ def _read_tensors(path: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} could not be read as safetensors: {error}") from None
 
 
+def _check_declared_shapes(path: str, build, prefix: str) -> None:
+    """Compare the network the metadata's config describes, built on the meta device (no
+    memory), with the tensor names and shapes the file's header declares, before anything
+    is read or allocated: a small file whose config asks for a huge network fails here."""
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
+    own = {name[len(prefix):]: tuple(entry.get("shape", ())) for name, entry in _read_header(path).items()
+           if name.startswith(prefix) and isinstance(entry, dict)}
+    missing = sorted(set(expected) - set(own))
+    unexpected = sorted(set(own) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(prefix + k for k in missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(prefix + k for k in unexpected[:3])})")
+    mismatched = [f"{prefix}{name}: file {own[name]} vs model {shape}"
+                  for name, shape in expected.items() if name in own and own[name] != shape]
+    if mismatched:
+        problems.append(f"{len(mismatched)} shape mismatches ({'; '.join(mismatched[:3])})")
+    if problems:
+        raise CheckpointError(f"{path} does not match its own config: " + "; ".join(problems))
+
+
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float32) -> tuple[PoseTransferGenerator, CheckpointInfo]:
     """Rebuild the generator from a checkpoint, in eval mode on ``device`` in ``dtype``."""
     info = read_checkpoint_info(path)
+    _check_declared_shapes(info.path, lambda: build_generator(info.config), GENERATOR_PREFIX)
     tensors = _read_tensors(info.path)
     generator = build_generator(info.config)
     _load_into(generator, tensors, GENERATOR_PREFIX, info.path)
@@ -259,6 +271,7 @@ def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cp
     info = read_checkpoint_info(path)
     if not info.has_discriminator:
         raise CheckpointError(f"{info.path} holds no discriminator (an inference-only checkpoint)")
+    _check_declared_shapes(info.path, lambda: build_discriminator(info.config), DISCRIMINATOR_PREFIX)
     discriminator = build_discriminator(info.config)
     _load_into(discriminator, _read_tensors(info.path), DISCRIMINATOR_PREFIX, info.path)
     return discriminator.to(device)

@@ -250,3 +250,18 @@ def test_flow_checkpoints_round_trip_with_their_discriminator(tmp_path):
         maps = generator.render_pose(keypoints)
         assert torch.equal(loaded(source, maps, maps.flip(0)), generator(source, maps, maps.flip(0)))
     assert type(load_discriminator(path)).__name__ == "PatchDiscriminator"
+
+
+def test_a_small_file_declaring_a_huge_network_fails_before_anything_is_allocated(saved):
+    import resource
+
+    def huge(metadata):
+        config = json.loads(metadata["config"])
+        config["generator_channels"] = 20000  # an 88 GiB network if it were built
+        metadata["config"] = json.dumps(config)
+
+    _rewrite(saved, metadata_change=huge)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="does not match its own config.*shape mismatches"):
+        load_generator(saved)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: under 200 MB grown
