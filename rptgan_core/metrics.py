@@ -119,25 +119,34 @@ def deepfashion_pad(images: np.ndarray) -> np.ndarray:
 
 
 MASK_RADIUS = 4  # PATN's produce_ma_mask: half-width of the limb rectangles, radius of the joint discs
-# PATN's mask limbs (0-based): OpenPose's limbs, then hips-to-hips, hip-shoulder diagonals and ear-to-ear.
-MASK_LIMBS: tuple[tuple[int, int], ...] = (*LIMBS, (8, 11), (11, 5), (8, 2), (16, 17))
+# PATN's mask limbs (0-based): OpenPose's first 17 limbs, neck to both ears (where OpenPose draws the
+# shoulder-ear lines), hip to hip, the hip-shoulder diagonals and ear to ear.
+MASK_LIMBS: tuple[tuple[int, int], ...] = (*LIMBS[:17], (1, 16), (1, 17), (8, 11), (11, 5), (8, 2), (16, 17))
 
 
 def _fill_polygon(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
-    """Set the pixels whose centres (integer row, column) lie inside the polygon (even-odd rule)."""
+    """Set the pixels whose centres (integer row, column) lie inside the polygon, on an edge or on a
+    vertex, as scikit-image's ``draw.polygon`` classifies them (O'Rourke's ray crossing: a point is on an
+    edge where the crossings to its left and right differ in parity; a vertex within 1e-12)."""
     height, width = mask.shape
     top, bottom = int(max(0.0, rows.min())), min(height - 1, int(math.ceil(rows.max())))
     left, right = int(max(0.0, cols.min())), min(width - 1, int(math.ceil(cols.max())))
     if top > bottom or left > right:
         return
     r, c = np.mgrid[top:bottom + 1, left:right + 1].astype(np.float64)
-    inside = np.zeros(r.shape, dtype=bool)
+    right_crossings = np.zeros(r.shape, dtype=np.int64)
+    left_crossings = np.zeros(r.shape, dtype=np.int64)
+    vertex = np.zeros(r.shape, dtype=bool)
+    x1, y1 = cols[-1] - c, rows[-1] - r
     for i in range(len(rows)):
-        r0, c0, r1, c1 = rows[i - 1], cols[i - 1], rows[i], cols[i]
-        if r0 == r1:
-            continue
-        crosses = ((r1 <= r) & (r < r0)) | ((r0 <= r) & (r < r1))
-        inside ^= crosses & (c < (c0 - c1) * (r - r1) / (r0 - r1) + c1)
+        x0, y0 = cols[i] - c, rows[i] - r
+        vertex |= (np.abs(x0) < 1e-12) & (np.abs(y0) < 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossing = (x0 * y1 - x1 * y0) / (y1 - y0)
+        right_crossings += ((y0 > 0) != (y1 > 0)) & (crossing > 0)
+        left_crossings += ((y0 < 0) != (y1 < 0)) & (crossing < 0)
+        x1, y1 = x0, y0
+    inside = vertex | ((right_crossings & 1) != (left_crossings & 1)) | (right_crossings & 1).astype(bool)
     mask[top:bottom + 1, left:right + 1] |= inside
 
 
