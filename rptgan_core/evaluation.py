@@ -3,7 +3,8 @@
 Results are scored at each target image's own size (the letterbox is undone),
 against the original target file, under one of the field's conventions:
 "plain" SSIM, "deepfashion" (white padding to 256x256 first) or "market"
-(SSIM and masked SSIM). The baseline scores the source image itself as the
+(SSIM and masked SSIM), and under one of the field's protocols ("plain",
+"patn", "gfla"; see ``protocols``). The baseline scores the source image itself as the
 prediction: a model that has learned nothing about pose cannot beat it.
 
 Corruptions (``occlusion``, ``colour``) alter the source image before it
@@ -21,9 +22,10 @@ import torch
 
 from .augment import ColourJitter, RandomErasing, colour_jitter, random_erasing
 from .data import PairList, load_image
-from .metrics import deepfashion_pad, masked_ssim, ssim, to_uint8
+from .metrics import to_uint8
 from .networks import PoseTransferGenerator
 from .pose import Letterbox, Pose, pose_heatmaps
+from .protocols import as_written, ssim_scores
 
 CORRUPTIONS = ("none", "occlusion", "colour")
 _OCCLUSION = RandomErasing(p=1.0, min_area=0.08, max_area=0.16)
@@ -55,11 +57,13 @@ class ScoredBatch:
 
 def generate_pairs(generator: PoseTransferGenerator, pairs: PairList, fill: float, limit: int | None = None,
                    batch_size: int = 16, corruption: str = "none",
-                   device: torch.device | str = "cpu") -> Iterator[ScoredBatch]:
+                   device: torch.device | str = "cpu", written_as: str | None = None) -> Iterator[ScoredBatch]:
     """Run ``generator`` over the first ``limit`` pairs; yield batches ready for scoring.
 
     Generated images come back at each target's own size (the letterbox undone),
-    so they are compared with the unaltered target files.
+    so they are compared with the unaltered target files. ``written_as`` (a
+    protocol name) stores them as that protocol's test script does before they
+    are scored (``protocols.as_written``: PATN's 5-panel JPEG, GFLA's JPEG).
     """
     config = generator.config
     canvas = config.image_size
@@ -90,10 +94,18 @@ def generate_pairs(generator: PoseTransferGenerator, pairs: PairList, fill: floa
                                    torch.stack(maps).to(device, parameter.dtype))
             output = ((output.float().cpu() + 1) / 2).clamp(0, 1)
             generated = [box.undo_image(image[None])[0] for box, image in zip(boxes, output)]
+            arrays = [np.concatenate([to_uint8(g[None]) for g in generated]),
+                      np.concatenate([to_uint8(t[None]) for t in targets]),
+                      np.concatenate([to_uint8(s[None]) for s in originals])]
+            if written_as is not None:
+                floats = [torch.stack(images).permute(0, 2, 3, 1).numpy() for images in (generated, targets, originals)]
+                written = as_written(written_as, floats[2], floats[1], floats[0],
+                                     np.stack([r.source_keypoints for r in chunk]), np.stack(keypoints))
+                arrays = [written.generated, written.target, written.source]
             yield ScoredBatch(
-                generated=np.concatenate([to_uint8(g[None]) for g in generated]),
-                target=np.concatenate([to_uint8(t[None]) for t in targets]),
-                source=np.concatenate([to_uint8(s[None]) for s in originals]),
+                generated=arrays[0],
+                target=arrays[1],
+                source=arrays[2],
                 target_keypoints=np.stack(keypoints),
                 names=[record.target for record in chunk],
             )
@@ -101,26 +113,24 @@ def generate_pairs(generator: PoseTransferGenerator, pairs: PairList, fill: floa
         generator.train(was_training)
 
 
-def score_batch(batch: ScoredBatch, convention: str) -> dict[str, np.ndarray]:
-    """Per-image scores of one batch: ``ssim`` and ``ssim_copy_source`` (and the masked pair for "market")."""
-    generated, target, source = batch.generated, batch.target, batch.source
-    if convention == "deepfashion":
-        generated, target, source = deepfashion_pad(generated), deepfashion_pad(target), deepfashion_pad(source)
-    scores = {"ssim": ssim(generated, target), "ssim_copy_source": ssim(source, target)}
-    if convention == "market":
-        scores["masked_ssim"] = masked_ssim(generated, target, batch.target_keypoints)
-        scores["masked_ssim_copy_source"] = masked_ssim(source, target, batch.target_keypoints)
+def score_batch(batch: ScoredBatch, convention: str, protocol: str = "plain") -> dict[str, np.ndarray]:
+    """Per-image scores of one batch under ``protocol`` ("plain", "patn", "gfla"; see ``protocols``):
+    ``ssim`` and ``ssim_copy_source`` (and the masked pair for "market")."""
+    scores = {}
+    for suffix, images in (("", batch.generated), ("_copy_source", batch.source)):
+        for name, values in ssim_scores(images, batch.target, batch.target_keypoints, convention, protocol).items():
+            scores[name + suffix] = values
     return scores
 
 
 def evaluate_generator(generator: PoseTransferGenerator, pairs: PairList, fill: float, convention: str = "plain",
-                       limit: int | None = None, batch_size: int = 16, corruption: str = "none",
+                       protocol: str = "plain", limit: int | None = None, batch_size: int = 16, corruption: str = "none",
                        device: torch.device | str = "cpu",
                        on_batch: Callable[[ScoredBatch], None] | None = None) -> dict[str, float]:
     """Mean scores over the first ``limit`` pairs (see ``score_batch``), plus ``pairs`` (the count)."""
     collected: dict[str, list[np.ndarray]] = {}
     for batch in generate_pairs(generator, pairs, fill, limit, batch_size, corruption, device):
-        for name, values in score_batch(batch, convention).items():
+        for name, values in score_batch(batch, convention, protocol).items():
             collected.setdefault(name, []).append(values)
         if on_batch is not None:
             on_batch(batch)

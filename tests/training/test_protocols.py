@@ -264,3 +264,54 @@ def test_fid_statistics_of_a_training_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no images"):
         next(image_folder_batches(str(tmp_path / "empty"), 2))
+
+
+# evaluate.py with the protocols ---------------------------------------------------------------
+
+
+def test_evaluate_reads_patn_vis_files_and_scores_them_as_getmetrics(synthetic_root, tmp_path, load_script, capsys):
+    import json
+    import os
+
+    from rptgan_core.data import read_patn_split
+
+    evaluate = load_script("evaluate")
+    pairs = read_patn_split(synthetic_root, "test")
+    folder = tmp_path / "patn"
+    folder.mkdir()
+    expected = []
+    for record in pairs.pairs:  # a "generator" that returns the source: PATN's writer, then getMetrics' reading
+        source, target = (np.asarray(Image.open(p).convert("RGB")) for p in (record.source, record.target))
+        floats = [a[None].astype(np.float32) / 255 for a in (source, target)]
+        vis = patn_vis(floats[0], floats[1], floats[0], record.source_keypoints[None], record.target_keypoints[None])
+        path = folder / f"{os.path.basename(record.source)}___{os.path.basename(record.target)}_vis.jpg"
+        Image.fromarray(vis[0]).save(path)
+        read = imread(path)
+        width = read.shape[1] // 5
+        expected.append(_patn_ssim(read[:, 4 * width:], read[:, 2 * width:3 * width]))
+    evaluate.main(["--generated", str(folder), "--data", synthetic_root, "--protocol", "patn", "--json"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["protocol"] == "patn" and scores["pairs"] == len(pairs)
+    assert abs(scores["ssim"] - float(np.mean(expected))) < 1e-4
+
+
+def test_evaluate_a_checkpoint_as_patn_writes_it(synthetic_root, tmp_path, load_script, capsys):
+    import json
+
+    from rptgan_core.checkpoint import save_checkpoint
+    from rptgan_core.config import get_config
+    from rptgan_core.networks import build_generator
+
+    evaluate = load_script("evaluate")
+    checkpoint = tmp_path / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint, build_generator(get_config("tiny")))
+    results = {}
+    for extra in ([], ["--as-written"]):
+        evaluate.main(["--checkpoint", str(checkpoint), "--data", synthetic_root, "--device", "cpu", "--json",
+                       "--protocol", "patn", "--convention", "market", *extra])
+        results[bool(extra)] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < results[True]["ssim"] < 1 and 0 < results[True]["masked_ssim"] <= 1
+    assert results[True]["ssim"] != results[False]["ssim"]  # JPEG and truncation change the number
+    with pytest.raises(SystemExit, match="--as-written apply to --checkpoint"):
+        evaluate.main(["--generated", str(tmp_path), "--data", synthetic_root, "--as-written"])
