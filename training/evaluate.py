@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", required=True, help="the dataset folder (PATN layout, or generic with --layout)")
     parser.add_argument("--layout", choices=("patn", "generic"), default="patn")
     parser.add_argument("--split", default="test", help="PATN split to score (default: test)")
+    parser.add_argument("--annotation", help="PATN layout: the split's annotation CSV, when the folder holds several")
     parser.add_argument("--identity", default="auto", help="identity scheme for PATN names")
     parser.add_argument("--convention", choices=("plain", "deepfashion", "market"), default="plain")
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="plain",
@@ -117,7 +118,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
     if args.layout == "generic":
         pairs = read_generic_folder(args.data)
     else:
-        pairs = read_patn_split(args.data, args.split, identity=args.identity)
+        pairs = read_patn_split(args.data, args.split, annotation=args.annotation, identity=args.identity)
     device = resolve_device(args.device)
     if args.checkpoint:
         generator, info = load_generator(args.checkpoint, device=device)

@@ -55,6 +55,7 @@ from rptgan_core.pose import Pose, draw_skeleton, pose_heatmaps  # noqa: E402
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
     TrainConfig,
+    check_encoder_weights,
     apply_overrides,
     read_config_file,
     train_config_from_dict,
@@ -103,6 +104,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
                  "batch_size": args.batch_size, "num_workers": args.num_workers, "seed": args.seed}
     overrides += [f"{key}={json.dumps(value)}" for key, value in shortcuts.items() if value is not None]
     config = train_config_from_dict(apply_overrides(data, overrides))
+    check_encoder_weights(config)
     return without_augmentation(config) if args.no_augment else config
 
 
@@ -125,8 +127,10 @@ def read_pairs(config: TrainConfig, accelerator: Accelerator) -> tuple[PairList,
         if not data.eval_root:
             raise SystemExit("the generic layout needs data.eval_root: a folder of held-out identities")
         return read_generic_folder(data.root), read_generic_folder(data.eval_root)
-    return (read_patn_split(data.root, data.train_split, identity=data.identity),
-            read_patn_split(data.root, data.eval_split, identity=data.identity))
+    annotations = [os.path.join(data.root, name) if name else None for name in (data.train_annotation,
+                                                                               data.eval_annotation)]
+    return (read_patn_split(data.root, data.train_split, annotation=annotations[0], identity=data.identity),
+            read_patn_split(data.root, data.eval_split, annotation=annotations[1], identity=data.identity))
 
 
 # pictures -------------------------------------------------------------------------
