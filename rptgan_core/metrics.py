@@ -289,6 +289,20 @@ def _fid_block(name: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([*branches, block.branch_pool(pool(x))], 1)
 
 
+def tf_resize_bilinear(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) float images resized to ``size`` (height, width) as TF1's ``ResizeBilinear`` with
+    align_corners=False: output pixel i reads input coordinate i * in / out (no half-pixel centres),
+    interpolating between its floor and the next pixel (clamped at the last)."""
+    x = images
+    for axis, (old, new) in ((2, (x.shape[2], size[0])), (3, (x.shape[3], size[1]))):
+        source = torch.arange(new, dtype=torch.float32) * (old / new)
+        low = source.floor().long().clamp(max=old - 1)
+        high = (low + 1).clamp(max=old - 1)
+        weight = (source - low.float()).view([-1 if d == axis else 1 for d in range(4)])
+        x = x.index_select(axis, low) * (1 - weight) + x.index_select(axis, high) * weight
+    return x
+
+
 @dataclass(frozen=True)
 class FeatureStatistics:
     """The Gaussian FID fits to a set of feature vectors: ``count`` vectors, their ``mean`` (D,) and
@@ -343,21 +357,36 @@ class InceptionMetrics(nn.Module):
         self.network = network.eval().requires_grad_(False)
 
     @torch.no_grad()
-    def features_and_logits(self, images: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 2048) pool features and (N, classes) logits of uint8 (N, H, W, 3) images."""
+    def features_and_logits(self, images: np.ndarray, batch_size: int = 32,
+                            tf_graph: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2048) pool features and (N, classes) logits of uint8 (N, H, W, 3) images.
+
+        By default the input is pytorch-fid's: a bilinear resize to 299x299
+        (half-pixel centres, no antialiasing), then 2x - 1. With ``tf_graph``
+        (FID-Inception only) it is what TF's ``classify_image_graph_def.pb`` does
+        to the images PATN's (and the Inception Score's original)
+        ``inception_score.py`` feeds it: TF1's ``ResizeBilinear``
+        (``tf_resize_bilinear``), then (x - 128) / 128, and logits = pool_3 times
+        the ``softmax/logits`` weights, without the bias.
+        """
+        if tf_graph and not self.fid_inception:
+            raise ValueError("tf_graph needs the FID-Inception weights (the TF graph's own)")
         net = self.network
         feats, logits = [], []
-        batch = _as_batch(images, "images").float() / 255
+        batch = _as_batch(images, "images").float()
         for start in range(0, len(batch), batch_size):
-            x = F.interpolate(batch[start:start + batch_size], size=(299, 299), mode="bilinear", align_corners=False)
-            x = 2 * x - 1
+            x = batch[start:start + batch_size]
+            if tf_graph:
+                x = (tf_resize_bilinear(x, (299, 299)) - 128) / 128
+            else:
+                x = F.interpolate(x / 255, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1
             for name in _STEM:
                 x = getattr(net, name)(x)
             for name in _MIXED:
                 x = _fid_block(name, getattr(net, name), x) if self.fid_inception else getattr(net, name)(x)
             pooled = torch.flatten(net.avgpool(x), 1)
             feats.append(pooled.double().numpy())
-            logits.append(net.fc(pooled).double().numpy())
+            logits.append((F.linear(pooled, net.fc.weight) if tf_graph else net.fc(pooled)).double().numpy())
         return np.concatenate(feats), np.concatenate(logits)
 
     def statistics(self, batches: Iterable[np.ndarray]) -> FeatureStatistics:
@@ -365,11 +394,15 @@ class InceptionMetrics(nn.Module):
         return FeatureStatistics.from_batches(self.features_and_logits(batch)[0] for batch in batches)
 
     def inception_score(self, images: np.ndarray, splits: int = 10) -> tuple[float, float]:
-        """Mean and standard deviation of exp(E KL(p(y|x) || p(y))) over ``splits`` folds, softmax over all logits."""
-        _, logits = self.features_and_logits(images)
+        """Mean and standard deviation over ``splits`` folds of exp(E KL(p(y|x) || p(y))), p the softmax over
+        all logits; fold i holds images [i N / splits, (i + 1) N / splits) (floored), as ``inception_score.py``
+        cuts them. FID-Inception weights are run as the TF graph (``tf_graph``)."""
+        _, logits = self.features_and_logits(images, tf_graph=self.fid_inception)
         probs = torch.from_numpy(logits).softmax(dim=1).numpy()
+        splits = min(splits, len(probs))
         scores = []
-        for part in np.array_split(probs, min(splits, len(probs))):
+        for i in range(splits):
+            part = probs[i * len(probs) // splits:(i + 1) * len(probs) // splits]
             marginal = part.mean(axis=0, keepdims=True)
             kl = (part * (np.log(part + 1e-12) - np.log(marginal + 1e-12))).sum(axis=1)
             scores.append(math.exp(kl.mean()))

@@ -315,3 +315,38 @@ def test_evaluate_a_checkpoint_as_patn_writes_it(synthetic_root, tmp_path, load_
     assert results[True]["ssim"] != results[False]["ssim"]  # JPEG and truncation change the number
     with pytest.raises(SystemExit, match="--as-written apply to --checkpoint"):
         evaluate.main(["--generated", str(tmp_path), "--data", synthetic_root, "--as-written"])
+
+
+def test_tf_resize_is_tf1_resize_bilinear_without_half_pixel_centres():
+    from rptgan_core.metrics import tf_resize_bilinear
+
+    row = torch.tensor([0.0, 10.0]).view(1, 1, 1, 2)
+    # TF1: out[i] = in[i * 2 / 4] interpolated: 0, 5, 10, 10 (the last clamps); torch's half-pixel rule differs
+    assert tf_resize_bilinear(row, (1, 4)).flatten().tolist() == [0.0, 5.0, 10.0, 10.0]
+    image = torch.rand(1, 3, 299, 299)
+    assert torch.equal(tf_resize_bilinear(image, (299, 299)), image)
+    down = tf_resize_bilinear(torch.arange(6.0).view(1, 1, 1, 6), (1, 4))  # coordinates 0, 1.5, 3, 4.5
+    assert down.flatten().tolist() == [0.0, 1.5, 3.0, 4.5]
+
+
+def test_inception_score_cuts_folds_as_inception_score_py(tmp_path):
+    torch.manual_seed(3)
+    state = inception_v3(weights=None, aux_logits=False, init_weights=True, num_classes=1008).state_dict()
+    path = tmp_path / "pt_inception.safetensors"
+    save_file(state, str(path))
+    metrics = InceptionMetrics(path)
+    images = np.stack([render_sample(6, i, 0, 64, 48).image for i in range(5)])
+    features, logits = metrics.features_and_logits(images, tf_graph=True)
+    assert np.allclose(logits, features @ state["fc.weight"].double().numpy().T, rtol=1e-4, atol=1e-4 * np.abs(logits).max())
+    probs = torch.from_numpy(logits).softmax(1).numpy()
+    expected = []
+    for i in range(2):  # PATN's inception_score.py, splits=2: folds [0, 2) and [2, 5)
+        part = probs[i * 5 // 2:(i + 1) * 5 // 2]
+        kl = part * (np.log(part + 1e-12) - np.log(part.mean(0, keepdims=True) + 1e-12))
+        expected.append(np.exp(np.mean(np.sum(kl, 1))))
+    mean, std = metrics.inception_score(images, splits=2)
+    assert mean == pytest.approx(np.mean(expected), rel=1e-6) and std == pytest.approx(np.std(expected), rel=1e-6, abs=1e-9)
+    tv = tmp_path / "tv.safetensors"
+    save_file(inception_v3(weights=None, aux_logits=False, init_weights=True).state_dict(), str(tv))
+    with pytest.raises(ValueError, match="FID-Inception"):
+        InceptionMetrics(tv).features_and_logits(images, tf_graph=True)
