@@ -19,6 +19,7 @@ from typing import Any
 from .augment import AugmentConfig
 from .config import get_config
 from .losses import LossConfig
+from .protocols import PROTOCOLS
 
 LAYOUTS = ("patn", "generic")
 EVALUATIONS = ("plain", "deepfashion", "market")
@@ -43,6 +44,9 @@ class DataConfig:
             split, relative to ``root`` (or absolute), when the folder holds more
             than one ``*-annotation-<split>.csv`` or none by that pattern.
         identity: identity scheme for PATN names ("auto", "deepfashion", "prefix").
+        protocol: how held-out pairs are scored during training: "plain", "patn"
+            (PATN's scripts, which the paper's numbers follow) or "gfla" (see
+            ``rptgan_core.protocols``).
         evaluation: SSIM convention: "plain", "deepfashion" (white padding to
             256x256) or "market" (adds masked SSIM).
         eval_pairs: test pairs scored during training (the first ones, a fixed set).
@@ -58,6 +62,7 @@ class DataConfig:
     train_annotation: str | None = None
     eval_annotation: str | None = None
     identity: str = "auto"
+    protocol: str = "plain"
     evaluation: str = "plain"
     eval_pairs: int = 200
     synthetic: dict | None = None
@@ -128,6 +133,7 @@ class TrainConfig:
         checks = [
             (self.data.layout in LAYOUTS, f"data.layout must be one of {LAYOUTS}"),
             (self.data.evaluation in EVALUATIONS, f"data.evaluation must be one of {EVALUATIONS}"),
+            (self.data.protocol in PROTOCOLS, f"data.protocol must be one of {tuple(PROTOCOLS)}"),
             (self.mixed_precision in MIXED_PRECISION, f"mixed_precision must be one of {MIXED_PRECISION}"),
             (self.batch_size >= 1, "batch_size must be at least 1"),
             (self.gradient_accumulation >= 1, "gradient_accumulation must be at least 1"),

@@ -317,8 +317,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                 handle.write(json.dumps({"step": progress["step"], **values}) + "\n")
 
     def evaluate() -> dict[str, float]:
-        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, limit=config.data.eval_pairs,
-                                    device=accelerator.device)
+        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, config.data.protocol,
+                                    limit=config.data.eval_pairs, device=accelerator.device)
         log({f"eval/{k}": v for k, v in scores.items()})
         progress["history"].append({"step": progress["step"], **scores})
         return scores
@@ -421,7 +421,8 @@ def run_ablation(config: TrainConfig, accelerator: Accelerator, fresh: bool) -> 
             _, eval_pairs = read_pairs(arm, accelerator)
             fill = generator.config.letterbox_fill
             results[name] = {corruption: evaluate_generator(generator, eval_pairs, fill, arm.data.evaluation,
-                                                            limit=arm.data.eval_pairs, corruption=corruption)
+                                                            arm.data.protocol, limit=arm.data.eval_pairs,
+                                                            corruption=corruption)
                              for corruption in CORRUPTIONS}
     if accelerator.is_main_process:
         with open(os.path.join(config.output_dir, "ablation.json"), "w", encoding="utf-8") as handle:

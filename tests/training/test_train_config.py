@@ -69,3 +69,11 @@ def test_the_annotation_csv_can_be_named_when_two_match(synthetic_root, tmp_path
         read_patn_split(str(root), "test")
     config = train_config_from_dict({"data": {"root": str(root), "eval_annotation": original.name}})
     assert len(read_patn_split(str(root), "test", annotation=str(root / config.data.eval_annotation))) > 0
+
+
+def test_paper_presets_score_with_patns_protocol(load_script):
+    train = load_script("train")
+    assert train.build_config(train.parse_args(["--preset", "deepfashion"])).data.protocol == "patn"
+    assert train.build_config(train.parse_args(["--preset", "synthetic"])).data.protocol == "plain"
+    with pytest.raises(TrainConfigError, match="data.protocol must be one of"):
+        train_config_from_dict({"data": {"protocol": "dptn"}})
