@@ -350,3 +350,31 @@ def test_inception_score_cuts_folds_as_inception_score_py(tmp_path):
     save_file(inception_v3(weights=None, aux_logits=False, init_weights=True).state_dict(), str(tv))
     with pytest.raises(ValueError, match="FID-Inception"):
         InceptionMetrics(tv).features_and_logits(images, tf_graph=True)
+
+
+def test_evaluate_gfla_computes_fid_against_the_training_images(synthetic_root, tmp_path, load_script, capsys):
+    import json
+    import os
+    import shutil
+
+    from rptgan_core.data import read_patn_split
+
+    evaluate = load_script("evaluate")
+    torch.manual_seed(5)
+    weights = tmp_path / "pt_inception.safetensors"
+    save_file(inception_v3(weights=None, aux_logits=False, init_weights=True, num_classes=1008).state_dict(),
+              str(weights))
+    pairs = read_patn_split(synthetic_root, "test")
+    folder = tmp_path / "gfla"
+    folder.mkdir()
+    for record in pairs.pairs:  # GFLA's names: <from stem>_2_<to stem>_vis.png
+        stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+        shutil.copy(record.target, folder / f"{stem(record.source)}_2_{stem(record.target)}_vis.png")
+    evaluate.main(["--generated", str(folder), "--data", synthetic_root, "--protocol", "gfla",
+                   "--inception-weights", str(weights), "--json"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    metrics = InceptionMetrics(weights)
+    targets = np.stack([np.asarray(Image.open(r.target).convert("RGB")) for r in pairs.pairs])
+    training = metrics.statistics(image_folder_batches(os.path.join(synthetic_root, "train")))
+    assert scores["fid"] == pytest.approx(metrics.fid(targets, training), rel=1e-6)
+    assert scores["fid"] > 0 and scores["ssim"] == pytest.approx(1.0)
