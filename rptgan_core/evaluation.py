@@ -4,8 +4,9 @@ Results are scored at each target image's own size (the letterbox is undone),
 against the original target file, under one of the field's conventions:
 "plain" SSIM, "deepfashion" (white padding to 256x256 first) or "market"
 (SSIM and masked SSIM), and under one of the field's protocols ("plain",
-"patn", "gfla"; see ``protocols``). The baseline scores the source image itself as the
-prediction: a model that has learned nothing about pose cannot beat it.
+"patn", "gfla"; see ``protocols``). The baseline scores the source image
+itself as the prediction: a model that has learned nothing about pose cannot
+beat it.
 
 Corruptions (``occlusion``, ``colour``) alter the source image before it
 reaches the generator, deterministically per pair, to measure robustness as
@@ -94,10 +95,10 @@ def generate_pairs(generator: PoseTransferGenerator, pairs: PairList, fill: floa
                                    torch.stack(maps).to(device, parameter.dtype))
             output = ((output.float().cpu() + 1) / 2).clamp(0, 1)
             generated = [box.undo_image(image[None])[0] for box, image in zip(boxes, output)]
-            arrays = [np.concatenate([to_uint8(g[None]) for g in generated]),
-                      np.concatenate([to_uint8(t[None]) for t in targets]),
-                      np.concatenate([to_uint8(s[None]) for s in originals])]
-            if written_as is not None:
+            if written_as is None:
+                arrays = [np.concatenate([to_uint8(image[None]) for image in images])
+                          for images in (generated, targets, originals)]
+            else:
                 floats = [torch.stack(images).permute(0, 2, 3, 1).numpy() for images in (generated, targets, originals)]
                 written = as_written(written_as, floats[2], floats[1], floats[0],
                                      np.stack([r.source_keypoints for r in chunk]), np.stack(keypoints))
@@ -124,8 +125,8 @@ def score_batch(batch: ScoredBatch, convention: str, protocol: str = "plain") ->
 
 
 def evaluate_generator(generator: PoseTransferGenerator, pairs: PairList, fill: float, convention: str = "plain",
-                       protocol: str = "plain", limit: int | None = None, batch_size: int = 16, corruption: str = "none",
-                       device: torch.device | str = "cpu",
+                       protocol: str = "plain", limit: int | None = None, batch_size: int = 16,
+                       corruption: str = "none", device: torch.device | str = "cpu",
                        on_batch: Callable[[ScoredBatch], None] | None = None) -> dict[str, float]:
     """Mean scores over the first ``limit`` pairs (see ``score_batch``), plus ``pairs`` (the count)."""
     collected: dict[str, list[np.ndarray]] = {}

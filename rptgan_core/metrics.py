@@ -349,7 +349,8 @@ class InceptionMetrics(nn.Module):
         super().__init__()
         state = _load_safetensors(weights, "IS/FID", "--inception-weights")
         if "fc.weight" not in state:
-            raise MetricWeightsError(f"IS/FID: {os.fspath(weights)} has no fc.weight; is it an Inception-v3 state dict?")
+            raise MetricWeightsError(f"IS/FID: {os.fspath(weights)} has no fc.weight; "
+                                     "is it an Inception-v3 state dict?")
         classes = int(state["fc.weight"].shape[0])
         self.fid_inception = classes == FID_CLASSES
         network = inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=classes)

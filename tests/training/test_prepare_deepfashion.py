@@ -9,7 +9,8 @@ from PIL import Image
 from rptgan_core.data import DatasetError, read_patn_split
 from rptgan_core.synthetic import render_sample
 
-PEOPLE = [("WOMEN", "Blouses_Shirts", "id_00000637"), ("MEN", "Denim", "id_00000080"), ("WOMEN", "Dresses", "id_00002629")]
+PEOPLE = [("WOMEN", "Blouses_Shirts", "id_00000637"), ("MEN", "Denim", "id_00000080"),
+          ("WOMEN", "Dresses", "id_00002629")]
 VIEWS = ("01_1_front.jpg", "01_2_side.jpg")
 
 
@@ -40,7 +41,8 @@ def test_patn_names_follow_generate_fashion_datasets(load_script):
     prepare = load_script("prepare_deepfashion")
     assert prepare.patn_name("WOMEN/Blouses_Shirts/id_00000637/03_1_front.jpg") == \
         "fashionWOMENBlouses_Shirtsid0000063703_1front.jpg"
-    assert prepare.patn_name("MEN/Denim/id_00000080/01_7_additional.jpg") == "fashionMENDenimid0000008001_7additional.jpg"
+    assert prepare.patn_name("MEN/Denim/id_00000080/01_7_additional.jpg") == \
+        "fashionMENDenimid0000008001_7additional.jpg"
     with pytest.raises(DatasetError, match="not an In-shop image path"):
         prepare.patn_name("WOMEN/photo.jpg")
 
@@ -57,7 +59,8 @@ def test_inshop_download_becomes_the_patn_layout(load_script, tmp_path, capsys):
         assert image.size == (176, 256)
         cropped = np.asarray(image)
     reference = tmp_path / "reference.jpg"  # PATN: Image.open(path).crop((40, 0, 216, 256)).save(new_name)
-    Image.open(inshop / "WOMEN" / "Blouses_Shirts" / "id_00000637" / "01_1_front.jpg").crop((40, 0, 216, 256)).save(reference)
+    original = inshop / "WOMEN" / "Blouses_Shirts" / "id_00000637" / "01_1_front.jpg"
+    Image.open(original).crop((40, 0, 216, 256)).save(reference)
     assert np.array_equal(cropped, np.asarray(Image.open(reference)))
     pairs = read_patn_split(str(output), "train", identity="deepfashion")
     assert len(pairs) == 12 and pairs.identities == ["id00000080", "id00000637"]

@@ -245,8 +245,8 @@ def test_lpips_equals_the_lpips_package_v0_1(tmp_path):
         trunk[f"features.{index}.{param}"] = tensor
     trunk_path, lins_path = tmp_path / "alexnet.safetensors", tmp_path / "lpips.safetensors"
     save_file(trunk, str(trunk_path))
-    save_file({k: v.clone() for k, v in reference.state_dict().items() if k.startswith("lin") and not k.startswith("lins")},
-              str(lins_path))
+    lins = {k: v.clone() for k, v in reference.state_dict().items() if k.startswith("lin") and not k.startswith("lins")}
+    save_file(lins, str(lins_path))
     generated, target, _ = _pairs(4, 256, 176)
     ours = LPIPS(trunk_path, lins_path).score(generated, target)
     with torch.no_grad():
@@ -337,7 +337,8 @@ def test_inception_score_cuts_folds_as_inception_score_py(tmp_path):
     metrics = InceptionMetrics(path)
     images = np.stack([render_sample(6, i, 0, 64, 48).image for i in range(5)])
     features, logits = metrics.features_and_logits(images, tf_graph=True)
-    assert np.allclose(logits, features @ state["fc.weight"].double().numpy().T, rtol=1e-4, atol=1e-4 * np.abs(logits).max())
+    without_bias = features @ state["fc.weight"].double().numpy().T
+    assert np.allclose(logits, without_bias, rtol=1e-4, atol=1e-4 * np.abs(logits).max())
     probs = torch.from_numpy(logits).softmax(1).numpy()
     expected = []
     for i in range(2):  # PATN's inception_score.py, splits=2: folds [0, 2) and [2, 5)
@@ -345,7 +346,8 @@ def test_inception_score_cuts_folds_as_inception_score_py(tmp_path):
         kl = part * (np.log(part + 1e-12) - np.log(part.mean(0, keepdims=True) + 1e-12))
         expected.append(np.exp(np.mean(np.sum(kl, 1))))
     mean, std = metrics.inception_score(images, splits=2)
-    assert mean == pytest.approx(np.mean(expected), rel=1e-6) and std == pytest.approx(np.std(expected), rel=1e-6, abs=1e-9)
+    assert mean == pytest.approx(np.mean(expected), rel=1e-6)
+    assert std == pytest.approx(np.std(expected), rel=1e-6, abs=1e-9)
     tv = tmp_path / "tv.safetensors"
     save_file(inception_v3(weights=None, aux_logits=False, init_weights=True).state_dict(), str(tv))
     with pytest.raises(ValueError, match="FID-Inception"):
