@@ -19,10 +19,9 @@ from typing import Any
 from .augment import AugmentConfig
 from .config import get_config
 from .losses import LossConfig
-from .protocols import PROTOCOLS
+from .protocols import CONVENTIONS, PROTOCOLS
 
 LAYOUTS = ("patn", "generic")
-EVALUATIONS = ("plain", "deepfashion", "market")
 MIXED_PRECISION = (None, "no", "fp16", "bf16")
 
 
@@ -132,7 +131,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.data.layout in LAYOUTS, f"data.layout must be one of {LAYOUTS}"),
-            (self.data.evaluation in EVALUATIONS, f"data.evaluation must be one of {EVALUATIONS}"),
+            (self.data.evaluation in CONVENTIONS, f"data.evaluation must be one of {CONVENTIONS}"),
             (self.data.protocol in PROTOCOLS, f"data.protocol must be one of {tuple(PROTOCOLS)}"),
             (self.mixed_precision in MIXED_PRECISION, f"mixed_precision must be one of {MIXED_PRECISION}"),
             (self.batch_size >= 1, "batch_size must be at least 1"),

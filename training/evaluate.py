@@ -43,9 +43,9 @@ from rptgan_core.data import DatasetError, PairList, load_image, read_generic_fo
 from rptgan_core.evaluation import CORRUPTIONS, ScoredBatch, generate_pairs, score_batch  # noqa: E402
 from rptgan_core.inference import resolve_device  # noqa: E402
 from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
-from rptgan_core.protocols import (PROTOCOLS, find_result, get_protocol, image_folder_batches,  # noqa: E402
-                                   inception_images, read_result)
 from rptgan_core.pose import Letterbox  # noqa: E402
+from rptgan_core.protocols import (  # noqa: E402
+    CONVENTIONS, PROTOCOLS, find_result, get_protocol, image_folder_batches, inception_images, read_result)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="test", help="PATN split to score (default: test)")
     parser.add_argument("--annotation", help="PATN layout: the split's annotation CSV, when the folder holds several")
     parser.add_argument("--identity", default="auto", help="identity scheme for PATN names")
-    parser.add_argument("--convention", choices=("plain", "deepfashion", "market"), default="plain")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="plain")
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="plain",
                         help="how the numbers are computed: plain, patn (PATN's scripts) or gfla (GFLA's)")
     parser.add_argument("--as-written", action="store_true",
