@@ -105,13 +105,13 @@ class PairList:
         return len(self.pairs)
 
 
-def _find_one(root: str, pattern: str, what: str) -> str:
+def _find_one(root: str, pattern: str, what: str, key: str) -> str:
     matches = sorted(glob.glob(os.path.join(glob.escape(root), pattern)))
     if not matches:
-        raise DatasetError(f"{root}: no {what} ({pattern}) found")
+        raise DatasetError(f"{root}: no {what} ({pattern}) found; name the file with {key}")
     if len(matches) > 1:
         raise DatasetError(f"{root}: several {what} files match {pattern}: {[os.path.basename(m) for m in matches]}; "
-                           "name the one to use")
+                           f"name the one to use with {key}")
     return matches[0]
 
 
@@ -158,8 +158,10 @@ def read_patn_split(root: str | os.PathLike, split: str = "train", annotation: s
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(f"dataset folder not found: {root}")
-    annotation = annotation or _find_one(root, f"*-annotation-{split}.csv", "annotation CSV")
-    pairs = pairs or _find_one(root, f"*-pairs-{split}.csv", "pairs CSV")
+    which = "train" if split == "train" else "eval"
+    annotation = annotation or _find_one(root, f"*-annotation-{split}.csv", "annotation CSV",
+                                         f"data.{which}_annotation in the training config (or --annotation)")
+    pairs = pairs or _find_one(root, f"*-pairs-{split}.csv", "pairs CSV", "the pairs argument of read_patn_split")
     images = images or os.path.join(root, split)
     if not os.path.isdir(images):
         raise DatasetError(f"image folder not found: {images}")

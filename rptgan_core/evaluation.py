@@ -3,7 +3,8 @@
 Results are scored at each target image's own size (the letterbox is undone),
 against the original target file, under one of the field's conventions:
 "plain" SSIM, "deepfashion" (white padding to 256x256 first) or "market"
-(SSIM and masked SSIM).
+(SSIM and masked SSIM), and under one of the field's protocols ("plain",
+"patn", "gfla"; see ``protocols``).
 
 Every figure comes with its baselines, scored on the same pairs the same way:
 
@@ -35,10 +36,11 @@ import torch
 
 from .augment import ColourJitter, RandomErasing, colour_jitter, random_erasing
 from .data import PairList, PairRecord, load_image
-from .metrics import deepfashion_pad, masked_ssim, ssim, ssim_map, to_uint8
+from .metrics import ssim_map, to_uint8
 from .pose import Letterbox, Pose
 from .pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1, region_ssim
 from .processing import generate
+from .protocols import as_written, ssim_scores
 from .synthetic import read_part_labels
 
 CORRUPTIONS = ("none", "occlusion", "colour")
@@ -46,7 +48,7 @@ VARIANTS = ("no_pose", "own_pose")
 _OCCLUSION = RandomErasing(p=1.0, min_area=0.08, max_area=0.16)
 _COLOUR = ColourJitter(p=1.0, brightness=0.4, contrast=0.4, saturation=0.5, hue=0.12)
 # metric -> whether higher is better (decides which blur is "best")
-_METRICS = {"ssim": True, "body_ssim": True, "moved_l1": False}
+_METRICS = {"ssim": True, "masked_ssim": True, "body_ssim": True, "moved_l1": False}
 
 
 def corrupt(image: torch.Tensor, kind: str, seed: int) -> torch.Tensor:
@@ -140,12 +142,16 @@ def load_scoring_batch(records: list[PairRecord], names: list[str], fill: float,
 
 
 def generate_pairs(generator, pairs: PairList, fill: float, limit: int | None = None, batch_size: int = 16,
-                   corruption: str = "none", variants: bool = True) -> Iterator[ScoredBatch]:
+                   corruption: str = "none", variants: bool = True,
+                   written_as: str | None = None) -> Iterator[ScoredBatch]:
     """Run ``generator`` over the first ``limit`` pairs; yield batches ready for scoring.
 
     Generated images come back at each target's own size (the letterbox undone),
     so they are compared with the unaltered target files. With ``variants`` the
     model also runs with no target pose and with the source's own pose.
+    ``written_as`` (a protocol name) stores the generated, target and source
+    images as that protocol's test script does before they are scored
+    (``protocols.as_written``: PATN's 5-panel JPEG, GFLA's JPEG).
     """
     canvas = generator.config.image_size
     records = list(pairs.pairs[: limit or len(pairs)])
@@ -170,23 +176,29 @@ def generate_pairs(generator, pairs: PairList, fill: float, limit: int | None = 
                 poses.update({"no_pose": torch.zeros_like(target_points), "own_pose": source_points})
             for name, points in poses.items():
                 output = generate(generator, on_canvas, points, source_points)
-                images = np.concatenate([to_uint8(box.undo_image(image[None])) for box, image in zip(target_boxes, output)])
-                if name == "generated":
-                    batch.generated = images
+                undone = [box.undo_image(image[None]) for box, image in zip(target_boxes, output)]
+                if name == "generated" and written_as is not None:
+                    floats = [images.astype(np.float32) / 255 for images in (batch.source, batch.target)]
+                    written = as_written(written_as, floats[0], floats[1],
+                                         torch.cat(undone).permute(0, 2, 3, 1).numpy(), batch.source_keypoints,
+                                         batch.target_keypoints)
+                    batch.generated, batch.target, batch.source = written.generated, written.target, written.source
+                elif name == "generated":
+                    batch.generated = np.concatenate([to_uint8(image) for image in undone])
                 else:
-                    batch.variants[name] = images
+                    batch.variants[name] = np.concatenate([to_uint8(image) for image in undone])
             yield batch
     finally:
         generator.train(was_training)
 
 
-def score_batch(batch: ScoredBatch, convention: str) -> dict[str, np.ndarray]:
+def score_batch(batch: ScoredBatch, convention: str, protocol: str = "plain") -> dict[str, np.ndarray]:
     """Per-image scores of one batch, for the model and every baseline.
 
     Keys: ``<metric>`` for the model, ``<metric>_copy_source``, ``<metric>_<variant>``
-    and ``<metric>_blur_<sigma>`` for each metric in ssim, body_ssim, moved_l1
-    (moved-region and body metrics are NaN for a pair with an empty region);
-    ``masked_ssim`` and ``masked_ssim_copy_source`` for "market"; ``moved_fraction``.
+    and ``<metric>_blur_<sigma>`` for each metric in ssim (and masked_ssim for
+    "market"; both under ``protocol``), body_ssim, moved_l1 (moved-region and body
+    metrics are NaN for a pair with an empty region); ``moved_fraction``.
     """
     predictions = {"": batch.generated, "_copy_source": batch.source,
                    **{f"_{name}": images for name, images in batch.variants.items()},
@@ -194,17 +206,12 @@ def score_batch(batch: ScoredBatch, convention: str) -> dict[str, np.ndarray]:
     target = batch.target
     moved = np.stack([moved_region(s, t) for s, t in zip(batch.source_labels, batch.target_labels)])
     body = batch.target_labels > 0
-    padded_target = deepfashion_pad(target) if convention == "deepfashion" else target
     scores: dict[str, np.ndarray] = {"moved_fraction": moved.mean(axis=(1, 2))}
     for suffix, images in predictions.items():
-        maps = ssim_map(images, target)
-        scores[f"ssim{suffix}"] = ssim(deepfashion_pad(images), padded_target) if convention == "deepfashion" \
-            else maps.mean(axis=(1, 2))
-        scores[f"body_ssim{suffix}"] = region_ssim(maps, body)
+        for name, values in ssim_scores(images, target, batch.target_keypoints, convention, protocol).items():
+            scores[name + suffix] = values
+        scores[f"body_ssim{suffix}"] = region_ssim(ssim_map(images, target), body)
         scores[f"moved_l1{suffix}"] = region_l1(images, target, moved)
-    if convention == "market":
-        scores["masked_ssim"] = masked_ssim(batch.generated, target, batch.target_keypoints)
-        scores["masked_ssim_copy_source"] = masked_ssim(batch.source, target, batch.target_keypoints)
     return scores
 
 
@@ -226,13 +233,13 @@ def summarise(collected: dict[str, list[np.ndarray]]) -> dict[str, float]:
 
 
 def evaluate_generator(generator, pairs: PairList, fill: float, convention: str = "plain",
-                       limit: int | None = None, batch_size: int = 16, corruption: str = "none",
-                       variants: bool = True,
+                       protocol: str = "plain", limit: int | None = None, batch_size: int = 16,
+                       corruption: str = "none", variants: bool = True,
                        on_batch: Callable[[ScoredBatch], None] | None = None) -> dict[str, float]:
     """Scores over the first ``limit`` pairs beside their baselines (see ``summarise``)."""
     collected: dict[str, list[np.ndarray]] = {}
     for batch in generate_pairs(generator, pairs, fill, limit, batch_size, corruption, variants):
-        for name, values in score_batch(batch, convention).items():
+        for name, values in score_batch(batch, convention, protocol).items():
             collected.setdefault(name, []).append(values)
         if on_batch is not None:
             on_batch(batch)

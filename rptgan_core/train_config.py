@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import AugmentConfig
+from .config import get_config
 from .losses import LossConfig
+from .protocols import CONVENTIONS, PROTOCOLS
 
 LAYOUTS = ("patn", "generic")
-EVALUATIONS = ("plain", "deepfashion", "market")
 MIXED_PRECISION = (None, "no", "fp16", "bf16")
 
 
@@ -38,7 +39,13 @@ class DataConfig:
         root: the dataset folder; for "generic", the training folder.
         train_split, eval_split: PATN split names (``<root>/<split>/``, ``*-<split>.csv``).
         eval_root: generic layout: the held-out folder (identities disjoint from ``root``).
+        train_annotation, eval_annotation: PATN layout: the annotation CSV of each
+            split, relative to ``root`` (or absolute), when the folder holds more
+            than one ``*-annotation-<split>.csv`` or none by that pattern.
         identity: identity scheme for PATN names ("auto", "deepfashion", "prefix").
+        protocol: how held-out pairs are scored during training: "plain", "patn"
+            (PATN's scripts, which the paper's numbers follow) or "gfla" (see
+            ``rptgan_core.protocols``).
         evaluation: SSIM convention: "plain", "deepfashion" (white padding to
             256x256) or "market" (adds masked SSIM).
         eval_pairs: test pairs scored during training (the first ones, a fixed set).
@@ -51,7 +58,10 @@ class DataConfig:
     train_split: str = "train"
     eval_split: str = "test"
     eval_root: str | None = None
+    train_annotation: str | None = None
+    eval_annotation: str | None = None
     identity: str = "auto"
+    protocol: str = "plain"
     evaluation: str = "plain"
     eval_pairs: int = 200
     synthetic: dict | None = None
@@ -79,7 +89,8 @@ class TrainConfig:
         model_overrides: ModelConfig fields to change (num_identities is set
             from the training data and cannot be overridden).
         encoder_weights: "imagenet" or a local ResNet-50 .safetensors for the
-            resnet50 encoder; None leaves it random (only sensible for tests).
+            resnet50 encoder (required for it: ``check_encoder_weights``); unused
+            by the conv encoder.
         init_from: an RPT-GAN checkpoint whose weights start a new run
             (fine-tuning, e.g. on your own data); its model config must match.
             Ignored when the run resumes from its own state.
@@ -120,7 +131,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.data.layout in LAYOUTS, f"data.layout must be one of {LAYOUTS}"),
-            (self.data.evaluation in EVALUATIONS, f"data.evaluation must be one of {EVALUATIONS}"),
+            (self.data.evaluation in CONVENTIONS, f"data.evaluation must be one of {CONVENTIONS}"),
+            (self.data.protocol in PROTOCOLS, f"data.protocol must be one of {tuple(PROTOCOLS)}"),
             (self.mixed_precision in MIXED_PRECISION, f"mixed_precision must be one of {MIXED_PRECISION}"),
             (self.batch_size >= 1, "batch_size must be at least 1"),
             (self.gradient_accumulation >= 1, "gradient_accumulation must be at least 1"),
@@ -212,3 +224,17 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def without_augmentation(config: TrainConfig) -> TrainConfig:
     """The same run with all six augmentations off (the ablation's other arm)."""
     return dataclasses.replace(config, augment=config.augment.disabled())
+
+
+def check_encoder_weights(config: TrainConfig) -> None:
+    """Refuse a run whose model has the frozen ResNet-50 encoder but no ``encoder_weights``: the trunk
+    would stay random and never train (the paper's trunk is ImageNet's)."""
+    if config.encoder_weights:
+        return
+    model = get_config(config.model, **config.model_overrides)
+    if model.encoder == "resnet50":
+        raise TrainConfigError(
+            f"model {config.model!r} has the frozen ResNet-50 encoder, but encoder_weights is not set: it would "
+            "stay random and never train. Set encoder_weights to \"imagenet\" (torchvision's download or cache) "
+            "or to a local ResNet-50 .safetensors (--set encoder_weights=...)"
+        )

@@ -2,23 +2,33 @@
 
     python training/evaluate.py --checkpoint run/rptgan.safetensors --data DATASET [--convention market]
     python training/evaluate.py --checkpoint checkpoints/rptgan-synthetic-demo.safetensors --synthetic-test --json
-    python training/evaluate.py --generated results/ --data DATASET --convention deepfashion
+    python training/evaluate.py --generated results/ --data DATASET --convention deepfashion --protocol patn
 
-SSIM is scikit-image's Gaussian SSIM on uint8 RGB; "deepfashion" pads results
-to 256x256 with white first, "market" adds masked SSIM. Every figure stands
-beside its baselines on the same pairs: copy-source, the best Gaussian blur of
-the source, and (for a checkpoint) the model given no pose and given the
-source's own pose; ``moved_l1`` (0..255) and ``body_ssim`` score where the
-body moved and the target's body (``rptgan_core.evaluation``).
+Every figure stands beside its baselines on the same pairs: copy-source, the
+best Gaussian blur of the source, and (for a checkpoint) the model given no
+pose and given the source's own pose; ``moved_l1`` (0..255) and ``body_ssim``
+score where the body moved and the target's body (``rptgan_core.evaluation``),
+and ``--pckh BACKEND`` re-detects the pose on the outputs.
 ``--synthetic-test`` scores the held-out SyntheticPeople pairs the demo
 checkpoint is judged on (rendered first if absent).
-IS and FID need ``--inception-weights`` (torchvision Inception-v3 state dict,
-.safetensors), LPIPS needs ``--alexnet-weights`` and ``--lpips-weights``;
-without them those metrics are skipped with a message saying what to provide.
 
-Generated images in a folder are matched to pairs by ``<from>___<to>.<ext>``
-(PATN's naming, extensions dropped from both names) or by the target's name;
-``--save-images`` writes them under the same names, which never collide.
+``--protocol`` names how SSIM, IS and FID are computed (rptgan_core/protocols.py):
+"plain" (SSIM with range 255; "deepfashion" pads results to 256x256 with
+white first, "market" adds masked SSIM), "patn" (PATN's getMetrics scripts:
+each generated image's own data range, padding for SSIM and IS, PATN's body
+mask) or "gfla" (GFLA's metrics.py: the same SSIM unpadded, FID against the
+training images, LPIPS). ``--as-written`` (checkpoint mode) stores the results
+as the protocol's test script does before scoring them (PATN: 5-panel JPEG,
+GFLA: JPEG). IS and FID need ``--inception-weights`` (pytorch-fid's
+FID-Inception or torchvision's Inception-v3 state dict, .safetensors), LPIPS
+needs ``--alexnet-weights`` and ``--lpips-weights``; without them those
+metrics are skipped with a message saying what to provide.
+
+Generated images in a folder are matched to pairs by PATN's
+``<from>___<to>_vis.jpg`` (5 panels, the generated one last; under "patn" the
+target panel is scored too, as PATN does), GFLA's ``<from>_2_<to>_vis.jpg``,
+``<from>___<to>.<ext>`` or the target's name (``protocols.result_names``);
+``--save-images`` writes ``<from>___<to>.png`` names, which never collide.
 With ``--json`` the last line printed is one JSON object.
 """
 
@@ -38,7 +48,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rptgan_core.checkpoint import load_generator  # noqa: E402
-from rptgan_core.data import IMAGE_EXTENSIONS, DatasetError, PairList, load_image, read_generic_folder, read_patn_split  # noqa: E402
+from rptgan_core.data import DatasetError, PairList, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.evaluation import (  # noqa: E402
     CORRUPTIONS,
     format_scores,
@@ -53,6 +63,15 @@ from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_
 from rptgan_core.estimation import create_estimator  # noqa: E402
 from rptgan_core.pose import Letterbox  # noqa: E402
 from rptgan_core.pose_metrics import pckh  # noqa: E402
+from rptgan_core.protocols import (  # noqa: E402
+    CONVENTIONS,
+    PROTOCOLS,
+    find_result,
+    get_protocol,
+    image_folder_batches,
+    inception_images,
+    read_result,
+)
 from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import read_config_file  # noqa: E402
 
@@ -70,14 +89,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="the held-out SyntheticPeople pairs of training/configs/synthetic.json (synthetic data)")
     parser.add_argument("--layout", choices=("patn", "generic"), default="patn")
     parser.add_argument("--split", default="test", help="PATN split to score (default: test)")
+    parser.add_argument("--annotation", help="PATN layout: the split's annotation CSV, when the folder holds several")
     parser.add_argument("--identity", default="auto", help="identity scheme for PATN names")
-    parser.add_argument("--convention", choices=("plain", "deepfashion", "market"), default="plain")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="plain")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="plain",
+                        help="how the numbers are computed: plain, patn (PATN's scripts) or gfla (GFLA's)")
+    parser.add_argument("--as-written", action="store_true",
+                        help="checkpoint mode: store results as the protocol's test script does (JPEG) before scoring")
     parser.add_argument("--limit", type=int, help="score only the first N pairs (--synthetic-test: its 160 by default)")
     parser.add_argument("--corruption", choices=CORRUPTIONS, default="none",
                         help="alter the source images first (checkpoint mode): occlusion or colour shift")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--inception-weights", help="torchvision Inception-v3 state dict (.safetensors) for IS/FID")
+    parser.add_argument("--inception-weights", help="pytorch-fid FID-Inception or torchvision Inception-v3 state dict "
+                        "(.safetensors) for IS/FID")
     parser.add_argument("--alexnet-weights", help="torchvision AlexNet state dict (.safetensors) for LPIPS")
     parser.add_argument("--lpips-weights", help="LPIPS v0.1 AlexNet linear layers (.safetensors) for LPIPS")
     parser.add_argument("--save-images", help="write the generated images here (checkpoint mode)")
@@ -88,40 +113,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stem(name: str) -> str:
-    return os.path.splitext(os.path.basename(name))[0]
+def _fit(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return image if tuple(image.shape[-2:]) == size else Letterbox.fit(tuple(image.shape[-2:]), size).apply_image(image, 1.0)
 
 
-def find_generated(folder: str, source: str, target: str, name: str | None = None) -> str:
-    """The generated image for a (source, target) pair in ``folder``: ``name`` (as ``pair_names``
-    gives it, which ``--save-images`` writes), ``<from>___<to>`` or the target's name, any image extension."""
-    stems = [name] if name else []
-    stems += [f"{_stem(source)}___{_stem(target)}", _stem(target)]
-    for stem in stems:
-        for extension in IMAGE_EXTENSIONS:
-            path = os.path.join(folder, stem + extension)
-            if os.path.isfile(path):
-                return path
-    raise DatasetError(f"{folder}: no generated image for the pair {os.path.basename(source)} -> "
-                       f"{os.path.basename(target)} (expected {stems[0]}.png or {_stem(target)}.png)")
+def folder_batches(folder: str, pairs: PairList, limit: int | None, batch_size: int, protocol: str = "plain"):
+    """Batches of generated images read from ``folder``, resized (letterboxed) to each target's size.
 
-
-def folder_batches(folder: str, pairs: PairList, limit: int | None, batch_size: int):
-    """Batches of generated images read from ``folder``, resized (letterboxed) to each target's size."""
+    A PATN 5-panel result under the "patn" protocol also gives the target and
+    source panels, which are scored in place of the dataset's files, as PATN does.
+    """
     if not os.path.isdir(folder):
         raise DatasetError(f"generated-image folder not found: {folder}")
     records = list(pairs.pairs[: limit or len(pairs)])
     names = pair_names(records)
+    use_panels = get_protocol(protocol).writer == "patn"
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
         _, batch = load_scoring_batch(chunk, names[start:start + batch_size], fill=1.0)
         generated = []
-        for record, target, name in zip(chunk, batch.target, batch.names):
-            size = target.shape[:2]
-            image = load_image(find_generated(folder, record.source, record.target, name))
-            if tuple(image.shape[-2:]) != size:
-                image = Letterbox.fit(tuple(image.shape[-2:]), size).apply_image(image, 1.0)
-            generated.append(to_uint8(image[None])[0])
+        for i, record in enumerate(chunk):
+            size = batch.target.shape[1:3]
+            result = read_result(find_result(folder, record.source, record.target))
+            image = torch.from_numpy(result.generated).permute(2, 0, 1).float() / 255
+            generated.append(to_uint8(_fit(image, size)[None])[0])
+            if use_panels and result.target is not None and result.target.shape[:2] == size:
+                batch.target[i], batch.source[i] = result.target, result.source
         batch.generated = np.stack(generated)
         yield batch
 
@@ -161,23 +178,23 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
     elif args.layout == "generic":
         pairs = read_generic_folder(args.data)
     else:
-        pairs = read_patn_split(args.data, args.split, identity=args.identity)
+        pairs = read_patn_split(args.data, args.split, annotation=args.annotation, identity=args.identity)
     device = resolve_device(args.device)
     if args.checkpoint:
         generator, info = load_generator(args.checkpoint, device=device)
         batches = generate_pairs(generator, pairs, info.config.letterbox_fill, limit, args.batch_size,
-                                 args.corruption)
+                                 args.corruption, written_as=args.protocol if args.as_written else None)
     else:
-        if args.corruption != "none":
-            raise SystemExit("--corruption applies to --checkpoint runs only")
-        batches = folder_batches(args.generated, pairs, limit, args.batch_size)
+        if args.corruption != "none" or args.as_written:
+            raise SystemExit("--corruption and --as-written apply to --checkpoint runs only")
+        batches = folder_batches(args.generated, pairs, limit, args.batch_size, args.protocol)
 
     collected: dict[str, list[np.ndarray]] = {}
     generated_all, target_all = [], []
     counts: dict[str, list[int]] = {}
     estimator = create_estimator(args.pckh) if args.pckh else None
     for batch in batches:
-        for name, values in score_batch(batch, args.convention).items():
+        for name, values in score_batch(batch, args.convention, args.protocol).items():
             collected.setdefault(name, []).append(values)
         if estimator is not None:
             count_pckh(estimator, batch, counts)
@@ -194,12 +211,21 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
         scores[name] = correct / total if total else float("nan")
         scores[f"{name}_detected"] = found / images
     scores["data"] = pairs.description
+    scores["protocol"] = args.protocol
     generated, target = np.concatenate(generated_all), np.concatenate(target_all)
     skipped: list[str] = []
     try:
         inception = InceptionMetrics(args.inception_weights)
-        scores["is_mean"], scores["is_std"] = inception.inception_score(generated)
-        scores["fid"] = inception.fid(generated, target)
+        scores["is_mean"], scores["is_std"] = inception.inception_score(
+            inception_images(generated, args.convention, args.protocol))
+        if get_protocol(args.protocol).fid_reference == "train":
+            if args.synthetic_test or args.layout != "patn":
+                raise SystemExit("--protocol gfla computes FID against the training images: it needs --data with "
+                                 "--layout patn")
+            training = os.path.join(args.data, "train")
+            scores["fid"] = inception.fid(generated, inception.statistics(image_folder_batches(training, args.batch_size)))
+        else:
+            scores["fid"] = inception.fid(generated, target)
     except MetricWeightsError as error:
         skipped.append(f"IS/FID skipped: {error}")
     try:

@@ -56,6 +56,7 @@ from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E40
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
     TrainConfig,
+    check_encoder_weights,
     apply_overrides,
     read_config_file,
     train_config_from_dict,
@@ -104,6 +105,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
                  "batch_size": args.batch_size, "num_workers": args.num_workers, "seed": args.seed}
     overrides += [f"{key}={json.dumps(value)}" for key, value in shortcuts.items() if value is not None]
     config = train_config_from_dict(apply_overrides(data, overrides))
+    check_encoder_weights(config)
     return without_augmentation(config) if args.no_augment else config
 
 
@@ -126,8 +128,10 @@ def read_pairs(config: TrainConfig, accelerator: Accelerator) -> tuple[PairList,
         if not data.eval_root:
             raise SystemExit("the generic layout needs data.eval_root: a folder of held-out identities")
         return read_generic_folder(data.root), read_generic_folder(data.eval_root)
-    return (read_patn_split(data.root, data.train_split, identity=data.identity),
-            read_patn_split(data.root, data.eval_split, identity=data.identity))
+    annotations = [os.path.join(data.root, name) if name else None for name in (data.train_annotation,
+                                                                               data.eval_annotation)]
+    return (read_patn_split(data.root, data.train_split, annotation=annotations[0], identity=data.identity),
+            read_patn_split(data.root, data.eval_split, annotation=annotations[1], identity=data.identity))
 
 
 # pictures -------------------------------------------------------------------------
@@ -321,7 +325,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                 handle.write(json.dumps({"step": progress["step"], **values}) + "\n")
 
     def evaluate() -> dict[str, float]:
-        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, limit=config.data.eval_pairs)
+        scores = evaluate_generator(plain_g, eval_pairs, fill, config.data.evaluation, config.data.protocol,
+                                    limit=config.data.eval_pairs)
         log({f"eval/{k}": v for k, v in scores.items()})
         progress["history"].append({"step": progress["step"], **scores})
         return scores
@@ -423,7 +428,8 @@ def run_ablation(config: TrainConfig, accelerator: Accelerator, fresh: bool) -> 
             _, eval_pairs = read_pairs(arm, accelerator)
             fill = generator.config.letterbox_fill
             results[name] = {corruption: evaluate_generator(generator, eval_pairs, fill, arm.data.evaluation,
-                                                            limit=arm.data.eval_pairs, corruption=corruption)
+                                                            arm.data.protocol, limit=arm.data.eval_pairs,
+                                                            corruption=corruption)
                              for corruption in CORRUPTIONS}
     if accelerator.is_main_process:
         with open(os.path.join(config.output_dir, "ablation.json"), "w", encoding="utf-8") as handle:

@@ -39,3 +39,41 @@ def test_unknown_keys_and_bad_values_are_named():
 def test_override_values_parse_as_json_or_fall_back_to_text():
     data = apply_overrides({"data": {"root": "a"}}, ["data.root=/some/path", "max_steps=12", "augment.flip.enabled=false"])
     assert data == {"data": {"root": "/some/path"}, "max_steps": 12, "augment": {"flip": {"enabled": False}}}
+
+
+def test_a_resnet_model_without_encoder_weights_is_refused(load_script, tmp_path):
+    train = load_script("train")
+    custom = tmp_path / "custom.json"
+    custom.write_text('{"model": "deepfashion", "data": {"root": "data/fashion"}}')
+    with pytest.raises(TrainConfigError, match="encoder_weights is not set"):
+        train.build_config(train.parse_args(["--config", str(custom)]))
+    with pytest.raises(TrainConfigError, match="frozen ResNet-50"):
+        train.build_config(train.parse_args(["--preset", "market", "--set", "encoder_weights=null"]))
+    # the conv encoder needs none, and naming the weights is enough
+    custom.write_text('{"model": "synthetic"}')
+    assert train.build_config(train.parse_args(["--config", str(custom)])).encoder_weights is None
+    named = train.build_config(train.parse_args(["--preset", "deepfashion", "--set", "encoder_weights=r50.safetensors"]))
+    assert named.encoder_weights == "r50.safetensors"
+
+
+def test_the_annotation_csv_can_be_named_when_two_match(synthetic_root, tmp_path):
+    import shutil
+
+    from rptgan_core.data import DatasetError, read_patn_split
+
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_root, root)
+    original = next(root.glob("*-annotation-test.csv"))
+    shutil.copy(original, root / "other-annotation-test.csv")
+    with pytest.raises(DatasetError, match="data.eval_annotation"):
+        read_patn_split(str(root), "test")
+    config = train_config_from_dict({"data": {"root": str(root), "eval_annotation": original.name}})
+    assert len(read_patn_split(str(root), "test", annotation=str(root / config.data.eval_annotation))) > 0
+
+
+def test_paper_presets_score_with_patns_protocol(load_script):
+    train = load_script("train")
+    assert train.build_config(train.parse_args(["--preset", "deepfashion"])).data.protocol == "patn"
+    assert train.build_config(train.parse_args(["--preset", "synthetic"])).data.protocol == "plain"
+    with pytest.raises(TrainConfigError, match="data.protocol must be one of"):
+        train_config_from_dict({"data": {"protocol": "dptn"}})
