@@ -71,11 +71,11 @@ def ssim(generated: np.ndarray, reference: np.ndarray, per_image_range: bool = F
     Returns:
         float64 array (N,).
     """
-    return ssim_map(generated, reference).mean(axis=(1, 2))
+    return ssim_map(generated, reference, per_image_range).mean(axis=(1, 2))
 
 
-def ssim_map(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """The SSIM map behind ``ssim``, averaged over the colour channels.
+def ssim_map(generated: np.ndarray, reference: np.ndarray, per_image_range: bool = False) -> np.ndarray:
+    """The SSIM map behind ``ssim`` (``per_image_range`` as there), averaged over the colour channels.
 
     Scikit-image averages the SSIM map over the pixels at least the window
     radius (5) from the border, where the filter never reads padding; here the
@@ -97,10 +97,10 @@ def ssim_map(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return sliding_window_view(rows, size, axis=2) @ kernel
 
     if per_image_range:
-        flat = x.flatten(1)
-        data_range = (flat.max(dim=1).values - flat.min(dim=1).values).view(-1, 1, 1, 1)
+        flat = x.reshape(len(x), -1)
+        data_range = (flat.max(axis=1) - flat.min(axis=1)).reshape(-1, 1, 1, 1)
     else:
-        data_range = torch.full((len(x), 1, 1, 1), 255.0, dtype=x.dtype)
+        data_range = np.full((len(x), 1, 1, 1), 255.0)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mx, my = blur(x), blur(y)
     vx = blur(x * x) - mx * mx
