@@ -168,12 +168,20 @@ def execution_error(entry: dict) -> str:
     return "failed without an error message"
 
 
+def _linked_to(prompt: dict, input_name: str) -> set[str]:
+    """Ids of the nodes whose output feeds some node's ``input_name`` input."""
+    return {str(value[0]) for node in prompt.values() for name, value in node.get("inputs", {}).items()
+            if name == input_name and isinstance(value, list)}
+
+
 def find_node(prompt: dict, classes: tuple[str, ...], chosen: str | None, what: str) -> str:
     if chosen is not None:
         if chosen not in prompt:
             raise QueueError(f"--{what}-node {chosen}: the workflow has no node with that id")
         return chosen
     found = [node_id for node_id, node in prompt.items() if node.get("class_type") in classes]
+    if len(found) > 1 and what == "pose":  # a source-pose file beside the target poses: fill the target's
+        found = [node_id for node_id in found if node_id in _linked_to(prompt, "pose")] or found
     if len(found) != 1:
         raise QueueError(f"the workflow has {len(found)} {what} loader nodes ({', '.join(classes)}); "
                          f"name the one to fill with --{what}-node")
@@ -200,6 +208,15 @@ def build_jobs(client: ComfyClient, prompt: dict, images: list[str], poses: list
         combos = list(zip(images, poses, strict=True)) if pairing == "zip" else list(itertools.product(images, poses))
     else:
         combos = [(f, None) for f in images] if images else [(None, f) for f in poses]
+    if images:
+        # A source-pose file belongs to the workflow's own source image: with other images,
+        # Pose Transfer estimates each one's pose instead.
+        pose_files = {node_id for node_id, node in prompt.items() if node.get("class_type") in POSE_LOADERS}
+        prompt = json.loads(json.dumps(prompt))
+        for node in prompt.values():
+            link = node.get("inputs", {}).get("source_pose")
+            if isinstance(link, list) and str(link[0]) in pose_files:
+                del node["inputs"]["source_pose"]
     uploaded: dict[str, str] = {}
     jobs = []
     for image, pose in combos:

@@ -150,6 +150,9 @@ def test_batch_over_images_and_poses(server, queue_script, batch, kit, tmp_path,
     assert len(handler.prompts) == 4  # every image with every pose
     chosen = {(p["1"]["inputs"]["image"], p["2"]["inputs"]["pose_file"]) for p in handler.prompts}
     assert ("rptgan_batch/anna.png", "rptgan_batch/wave.json") in chosen
+    # the workflow's source-pose file (node 7) belongs to its own image: new images get their pose estimated
+    assert all("source_pose" not in p["3"]["inputs"] and p["7"]["inputs"]["pose_file"] == "synthetic_person_pose.json"
+               for p in handler.prompts)
     prefixes = sorted(p["5"]["inputs"]["filename_prefix"] for p in handler.prompts)
     assert prefixes[0] == "rptgan/wave_anna_jump"
     assert "4 of 4 jobs succeeded, 4 images downloaded to" in out.out
