@@ -55,6 +55,8 @@ class ModelConfig:
             warped to the target; see ``networks.flow_generator``).
         flow_refinements: flow generator: scales below 1/8 where the flow is
             refined (1: at 1/4; 2: at 1/4 and 1/2).
+        flow_prior: flow generator: start the flow from the one the source and
+            target keypoints imply (limb by limb), instead of from zero.
         discriminator: "rptgan" (the paper's image-only Conv-ReLU-Pool with
             real/fake and identity heads) or "patch" (spectral-norm patch
             discriminator conditioned on the source image and the target pose).
@@ -79,6 +81,7 @@ class ModelConfig:
     num_identities: int = 0
     generator: str = "rptgan"
     flow_refinements: int = 1
+    flow_prior: bool = False
     discriminator: str = "rptgan"
 
     def __post_init__(self) -> None:
@@ -224,7 +227,8 @@ register_preset(ModelConfig(
 # The flow generator (networks/flow_generator.py) on each canvas, with the patch
 # discriminator conditioned on the source and the target pose. docs/architecture.md
 # compares it with the paper's generator at the same budget.
-_FLOW = {"generator": "flow", "discriminator": "patch", "encoder": "conv", "norm": "none", "upsample": "resize"}
+_FLOW = {"generator": "flow", "discriminator": "patch", "encoder": "conv", "norm": "none", "upsample": "resize",
+         "flow_prior": True}
 register_preset(ModelConfig(
     name="synthetic-flow", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
     conv_encoder_channels=(32, 64, 128), pose_channels=(16, 32, 64), generator_channels=128, num_res_blocks=2,
@@ -252,7 +256,7 @@ register_preset(ModelConfig(
 register_preset(ModelConfig(
     name="tiny-flow", image_height=32, image_width=32, letterbox_fill=0.0, pose_sigma=1.5,
     conv_encoder_channels=(8, 16, 16), pose_channels=(8, 8, 8), generator_channels=16, num_res_blocks=1,
-    decoder_channels=(16, 8, 8), discriminator_channels=(8, 16), **_FLOW,
+    decoder_channels=(16, 8, 8), discriminator_channels=(8, 16), **{**_FLOW, "flow_prior": False},
 ))
 register_preset(ModelConfig(
     name="tiny-resnet", image_height=64, image_width=32, letterbox_fill=0.0, pose_sigma=1.5, encoder="resnet50",

@@ -8,7 +8,10 @@ follows the field's remedy (GFLA, DPTN) with plain PyTorch operations only:
    encoder reads the target pose maps. Both give features at 1/2, 1/4 and 1/8.
 2. A flow head at 1/8 predicts, for every target pixel, where in the source to
    look; it is refined at 1/4 (and at 1/2 with ``flow_refinements=2``) and
-   upsampled to full size.
+   upsampled to full size. With ``flow_prior`` the head starts from the flow
+   the keypoints imply (``keypoint_flow``: each limb of the target pose mapped
+   onto the same limb of the source by a similarity transform), so a limb that
+   moves far only needs correcting, not finding.
 3. Source features at every scale and the source image itself are warped with
    ``grid_sample``; the decoder starts from the warped 1/8 features and the target
    pose, and takes the warped 1/4 and 1/2 features as skip connections.
@@ -21,6 +24,8 @@ starts from the identity warp.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +77,66 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
 
 
+# Segments the keypoint flow maps from target to source: the limbs, neck to nose, and
+# the torso's outline and diagonals (OpenPose-18 indices).
+PRIOR_SEGMENTS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 0),
+                  (1, 2), (1, 5), (1, 8), (1, 11), (2, 8), (5, 11), (8, 11))
+_BACKGROUND_WEIGHT = math.exp(-2.0)  # a pixel two segment-widths from every segment stays where it is
+
+
+def keypoints_from_maps(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K, H, W) Gaussian pose maps -> ((B, K, 2) x, y in pixels, (B, K) present), the maps'
+    centres found as the mean position under the sharpened map (exact for an untruncated Gaussian)."""
+    _, _, height, width = maps.shape
+    present = maps.flatten(2).amax(-1) > 0.5
+    weights = maps.clamp(min=0) ** 4
+    total = weights.sum((2, 3)).clamp_min(1e-12)
+    xs = torch.arange(width, device=maps.device, dtype=maps.dtype)
+    ys = torch.arange(height, device=maps.device, dtype=maps.dtype)
+    x = (weights.sum(2) * xs).sum(-1) / total
+    y = (weights.sum(3) * ys).sum(-1) / total
+    return torch.stack([x, y], dim=-1), present
+
+
+def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 2, h, w) flow (normalised grid units, as ``warp`` takes it) that the two poses imply.
+
+    Each segment of ``PRIOR_SEGMENTS`` present in both poses maps the target's
+    segment onto the source's by a similarity (rotation, scale, shift); every
+    grid point takes a blend of those maps, weighted by a Gaussian of its
+    distance to each target segment (width a twentieth of the image height),
+    against a fixed weight for staying where it is.
+    """
+    height, width = source_maps.shape[-2:]
+    source, source_present = keypoints_from_maps(source_maps.float())
+    target, target_present = keypoints_from_maps(target_maps.float())
+    a, b = (torch.tensor(index, device=source.device) for index in zip(*PRIOR_SEGMENTS))
+    valid = source_present[:, a] & source_present[:, b] & target_present[:, a] & target_present[:, b]
+    t0, t1, s0, s1 = target[:, a], target[:, b], source[:, a], source[:, b]  # (B, S, 2)
+    vt, vs = t1 - t0, s1 - s0
+    valid &= (vt.norm(dim=-1) > 1) & (vs.norm(dim=-1) > 1)
+    h, w = size
+    gy = (torch.arange(h, device=source.device, dtype=torch.float32) + 0.5) * height / h - 0.5
+    gx = (torch.arange(w, device=source.device, dtype=torch.float32) + 0.5) * width / w - 0.5
+    points = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(1, 1, -1, 2)  # (1, 1, P, 2)
+    rel = points - t0[:, :, None]  # (B, S, P, 2)
+    # segments missing from either pose have no length: keep their (unused) maps finite
+    length2 = (vt * vt).sum(-1, keepdim=True)[:, :, None].clamp_min(1.0)  # (B, S, 1, 1)
+    perp_t = torch.stack([-vt[..., 1], vt[..., 0]], dim=-1)[:, :, None]
+    perp_s = torch.stack([-vs[..., 1], vs[..., 0]], dim=-1)[:, :, None]
+    along = (rel * vt[:, :, None]).sum(-1, keepdim=True) / length2
+    across = (rel * perp_t).sum(-1, keepdim=True) / length2
+    mapped = s0[:, :, None] + along * vs[:, :, None] + across * perp_s
+    closest = t0[:, :, None] + along.clamp(0, 1) * vt[:, :, None]
+    sigma = height / 20
+    weight = torch.exp(-((points - closest) ** 2).sum(-1) / (2 * sigma**2)) * valid[:, :, None]  # (B, S, P)
+    shift = (weight[..., None] * (mapped - points)).sum(1) / (weight.sum(1)[..., None] + _BACKGROUND_WEIGHT)
+    if not torch.isfinite(shift).all():
+        raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
+    scale = torch.tensor([2 / width, 2 / height], device=source.device)
+    return (shift * scale).reshape(-1, h, w, 2).permute(0, 3, 1, 2).to(source_maps.dtype)
+
+
 def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
     nn.init.zeros_(conv.weight)
@@ -87,7 +152,8 @@ class FlowPoseTransferGenerator(nn.Module):
     ``generator_channels`` (width at 1/8), ``num_res_blocks`` (residual blocks
     in the flow head and again in the decoder's 1/8 trunk), ``decoder_channels``
     (decoder widths at 1/4, 1/2 and full size), ``flow_refinements`` (1: the
-    flow is refined at 1/4; 2: at 1/4 and 1/2), ``norm``, ``upsample``.
+    flow is refined at 1/4; 2: at 1/4 and 1/2), ``flow_prior`` (start from the
+    keypoints' flow), ``norm``, ``upsample``.
 
     Forward:
         source: (B, 3, H, W) in [-1, 1].
@@ -156,7 +222,12 @@ class FlowPoseTransferGenerator(nn.Module):
         s1, s2, s3 = self._encode(self.source_encoder, torch.cat([source, source_pose_maps], dim=1))
         t1, t2, t3 = self._encode(self.pose_encoder, pose_maps)
 
-        flow3 = self.flow_coarse(self.flow_trunk(torch.cat([s3, t3], dim=1)))
+        if self.config.flow_prior:
+            with torch.no_grad():
+                prior = keypoint_flow(source_pose_maps, pose_maps, s3.shape[-2:])
+            flow3 = prior + self.flow_coarse(self.flow_trunk(torch.cat([warp(s3, prior), t3], dim=1)))
+        else:
+            flow3 = self.flow_coarse(self.flow_trunk(torch.cat([s3, t3], dim=1)))
         flow2 = resize_flow(flow3, s2.shape[-2:])
         flow2 = flow2 + self.flow_refine(torch.cat([warp(s2, flow2), t2, flow2], dim=1))
         flow1 = resize_flow(flow2, s1.shape[-2:])

@@ -216,3 +216,40 @@ def test_configs_without_a_generator_field_build_the_papers_networks():
     config = type(get_config("synthetic")).from_dict(data)
     assert type(build_generator(config)).__name__ == "PoseTransferGenerator"
     assert type(build_discriminator(config)).__name__ == "PoseTransferDiscriminator"
+
+
+def test_keypoint_flow_is_zero_for_the_same_pose_and_follows_a_moved_limb():
+    from rptgan_core.networks.flow_generator import keypoint_flow, keypoints_from_maps
+    from rptgan_core.pose import pose_heatmaps
+    from rptgan_core.synthetic import render_sample
+
+    keypoints = torch.from_numpy(render_sample(0, 3, 0).pose.keypoints[0])
+    maps = pose_heatmaps(keypoints, 128, 96, 3.0)[None]
+    found, present = keypoints_from_maps(maps)
+    assert torch.allclose(found[0][present[0]], keypoints[present[0], :2], atol=1e-3)
+    assert float(keypoint_flow(maps, maps, (16, 12)).abs().max()) < 1e-5
+    shifted = keypoints.clone()
+    shifted[:, 0] += 8 * (keypoints[:, 2] > 0)  # the whole person 8 px to the right in the target
+    flow = keypoint_flow(maps, pose_heatmaps(shifted, 128, 96, 3.0)[None], (32, 24))
+    on_body = flow[0, 0][flow[0, 0].abs() > 1e-3]
+    # on the body each target pixel looks 8 px (2 / 96 per pixel) to the left in the source; the
+    # weight of staying put takes a few percent off, and fades the shift away from the body
+    assert -8 * 2 / 96 - 1e-4 <= float(on_body.min()) < -0.95 * 8 * 2 / 96 and float(flow[0, 1].abs().max()) < 1e-3
+    missing = torch.zeros_like(keypoints)  # nobody in the target: no segment, no flow, nothing non-finite
+    assert float(keypoint_flow(maps, pose_heatmaps(missing, 128, 96, 3.0)[None], (16, 12)).abs().max()) == 0
+
+
+def test_flow_prior_moves_the_source_before_any_training():
+    from rptgan_core.networks.flow_generator import keypoint_flow
+
+    config = get_config("synthetic-flow")
+    assert config.flow_prior
+    torch.manual_seed(0)
+    source_maps, target_maps = torch.zeros(1, 18, 128, 96), torch.zeros(1, 18, 128, 96)
+    source_maps[0, 3, 60, 40] = target_maps[0, 3, 60, 56] = 1.0  # an elbow moves 16 px right
+    source_maps[0, 4, 80, 40] = target_maps[0, 4, 80, 56] = 1.0  # and its wrist
+    generator = build_generator(config).eval()
+    with torch.no_grad():
+        _, flows = generator(torch.rand(1, 3, 128, 96) * 2 - 1, target_maps, source_maps, return_flows=True)
+    assert torch.allclose(flows[-1], keypoint_flow(source_maps, target_maps, (16, 12)))  # zero-initialised heads
+    assert float(flows[-1][0, 0].min()) < -0.2  # near the forearm: look ~16 px (0.33) to the left
