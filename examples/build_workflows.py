@@ -192,6 +192,7 @@ def ui_format(workflow: Workflow, classes: dict[str, type]) -> dict:
             "properties": {"Node name for S&R": node.class_type,
                            "cnr_id": OUR_PACK if node.class_type.startswith("RPTGAN_") else "comfy-core"},
             "widgets_values": frontend_layout.widgets_values(spec, node.inputs),
+            **({"title": node.title} if node.title else {}),
         })
     note_id = max(n.id for n in workflow.nodes) + 1
     note_height = 160
