@@ -2,14 +2,17 @@
 
     python bench/train.py [--steps 20] [--batch-size 8] [--workers 2] [--json]
 
-Two sizes: Market-1501's 128x64 images (preset "market": letterboxed onto the
-256x176 canvas) and DeepFashion's 256x176 (preset "deepfashion"), both with
+Three setups: Market-1501's 128x64 images (preset "market": letterboxed onto
+the 256x176 canvas) and DeepFashion's 256x176 (preset "deepfashion"), both with
 the paper's ResNet-50 encoder (random weights: speed does not depend on them),
-on SyntheticPeople images (synthetic data) of those sizes, through the same
-DataLoader, augmentation and GAN step as training/train.py. Runs on the CPU,
-and on the GPU too when one is present. Figures are medians over the timed
-steps (the first ``--warmup`` are dropped). Target: data loading under 10% of
-the step time with 2 workers. With ``--json`` the last line is one JSON object.
+and the SyntheticPeople demo's flow generator at 128x96 ("synthetic-flow"), on
+SyntheticPeople images (synthetic data) of those sizes, through the same
+DataLoader, augmentation and GAN step as training/train.py. Each runs in float32
+and in bfloat16 mixed precision (autocast) side by side where the device
+computes bfloat16 natively; on the CPU, and on the GPU too when one is present.
+Figures are medians over the timed steps (the first ``--warmup`` are dropped).
+Target: data loading under 10% of the step time with 2 workers. With ``--json``
+the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -27,19 +30,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from torch.utils.data import DataLoader
 
-from rptgan_core.augment import AugmentConfig  # noqa: E402
-from rptgan_core.config import get_config  # noqa: E402
-from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split  # noqa: E402
-from rptgan_core.losses import LossConfig  # noqa: E402
-from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
-from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
+from rptgan_core.augment import AugmentConfig
+from rptgan_core.config import get_config
+from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split
+from rptgan_core.inference import cpu_has_native_bf16
+from rptgan_core.losses import LossConfig
+from rptgan_core.networks import build_discriminator, build_generator
+from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset
 
-SIZES = {"128x64": ("market", 128, 64), "256x176": ("deepfashion", 256, 176)}
+SIZES = {"128x64": ("market", 128, 64), "256x176": ("deepfashion", 256, 176), "128x96": ("synthetic-flow", 128, 96)}
 
 
 def _train_module():
@@ -49,14 +54,16 @@ def _train_module():
     return module
 
 
-def bench_size(name: str, device: str, args: argparse.Namespace, root: str, gan_step) -> dict[str, float]:
+def bench_size(name: str, device: str, precision: str, args: argparse.Namespace, root: str,
+               gan_step) -> dict[str, float]:
     preset, height, width = SIZES[name]
     data = os.path.join(root, name)
-    write_dataset(data, SyntheticPeopleSpec(seed=0, train_identities=24, test_identities=2, images_per_identity=4,
-                                            height=height, width=width))
+    if not os.path.isdir(data):
+        write_dataset(data, SyntheticPeopleSpec(seed=0, train_identities=24, test_identities=2, images_per_identity=4,
+                                                height=height, width=width))
     pairs = read_patn_split(data, "train")
     config = get_config(preset, num_identities=len(pairs.identities))
-    accelerator = Accelerator(cpu=device == "cpu")
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=precision)
     torch.manual_seed(0)
     generator, discriminator = build_generator(config), build_discriminator(config)
     opt_g = torch.optim.Adam(generator.trainable_parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -85,7 +92,9 @@ def bench_size(name: str, device: str, args: argparse.Namespace, root: str, gan_
     data_ms, compute_ms = float(np.median(data_times)) * 1e3, float(np.median(compute_times)) * 1e3
     step_ms = float(np.median(np.add(data_times, compute_times))) * 1e3
     accelerator.free_memory()
-    return {"size": name, "preset": preset, "device": device, "batch_size": args.batch_size, "workers": args.workers,
+    AcceleratorState._reset_state(reset_partial_state=True)  # the next setup may use another precision
+    return {"size": name, "preset": preset, "device": device, "mixed_precision": precision,
+            "batch_size": args.batch_size, "workers": args.workers,
             "step_ms": step_ms, "steps_per_s": 1e3 / step_ms, "samples_per_s": args.batch_size * 1e3 / step_ms,
             "data_ms": data_ms, "compute_ms": compute_ms, "data_fraction": float(np.sum(data_times) /
                                                                                   (np.sum(data_times) + np.sum(compute_times)))}
@@ -105,17 +114,27 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as root:
         for device in devices:
+            native_bf16 = cpu_has_native_bf16() if device == "cpu" else torch.cuda.is_bf16_supported()
             for size in args.sizes:
-                row = bench_size(size, device, args, root, gan_step)
-                results.append(row)
-                print(f"{row['device']:5s} {row['size']:8s} batch {row['batch_size']:3d}: {row['steps_per_s']:6.2f} steps/s "
-                      f"{row['samples_per_s']:7.1f} samples/s | step {row['step_ms']:8.1f} ms = data {row['data_ms']:7.1f} "
-                      f"+ compute {row['compute_ms']:8.1f} ms (median) | data {100 * row['data_fraction']:.1f}% "
-                      f"of step time ({'meets' if row['data_fraction'] < 0.1 else 'misses'} the 10% target)",
-                      flush=True)
+                for precision in ["no"] + (["bf16"] if native_bf16 else []):
+                    row = bench_size(size, device, precision, args, root, gan_step)
+                    results.append(row)
+                    _print_row(row)
+                if native_bf16:
+                    fp32, bf16 = results[-2:]
+                    print(f"      {size}: bf16 mixed precision {bf16['steps_per_s'] / fp32['steps_per_s']:.2f}x "
+                          "float32's steps/s", flush=True)
     if args.json:
         print(json.dumps({"benchmark": "train", "torch": torch.__version__, "threads": torch.get_num_threads(),
                           "machine": platform.machine(), "results": results}))
+
+
+def _print_row(row: dict) -> None:
+    print(f"{row['device']:5s} {row['size']:8s} {row['preset']:15s} {row['mixed_precision']:4s} batch "
+          f"{row['batch_size']:3d}: {row['steps_per_s']:6.2f} steps/s {row['samples_per_s']:7.1f} samples/s | "
+          f"step {row['step_ms']:8.1f} ms = data {row['data_ms']:7.1f} + compute {row['compute_ms']:8.1f} ms (median) | "
+          f"data {100 * row['data_fraction']:.1f}% of step time "
+          f"({'meets' if row['data_fraction'] < 0.1 else 'misses'} the 10% target)", flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 OUTPUTS = ("model size", "pose canvas", "source frame")
 DEVICE_OPTIONS = {"default": "auto", "tooltip": "auto: the device ComfyUI uses"}
-PRECISION_OPTIONS = {"default": "auto", "tooltip": "auto: float32 on the CPU, half precision on CUDA"}
+PRECISION_OPTIONS = {"default": "auto", "tooltip": "auto: bfloat16 on a CPU or GPU that computes it natively (several times faster), "
+                     "float16 on other GPUs, float32 elsewhere; float32 for exact results"}
 USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
 # The pasted result fades into the photo over this share of the crop's shorter side.

@@ -18,6 +18,7 @@ RESNET_LAYERS = {"layer1": (4, 256), "layer2": (8, 512), "layer3": (16, 1024)}
 NORMS = ("instance", "batch", "none")
 UPSAMPLES = ("transposed", "resize")
 GENERATORS = ("rptgan", "flow")
+FLOW_PRIORS = ("none", "coarse", "multiscale")
 DISCRIMINATORS = ("rptgan", "patch")
 
 
@@ -55,8 +56,13 @@ class ModelConfig:
             warped to the target; see ``networks.flow_generator``).
         flow_refinements: flow generator: scales below 1/8 where the flow is
             refined (1: at 1/4; 2: at 1/4 and 1/2).
-        flow_prior: flow generator: start the flow from the one the source and
-            target keypoints imply (limb by limb), instead of from zero.
+        flow_prior: flow generator: where the flow starts. "none": from zero;
+            "coarse": from the flow the source and target keypoints imply (limb
+            by limb, ``networks.flow_generator.keypoint_flow``) at 1/8, resized
+            to the finer scales; "multiscale": from that flow computed at every
+            scale, limbs with a narrower reach than the torso, so a thin limb
+            keeps its shape at full size. Configs saved with a boolean read
+            true as "coarse" and false as "none".
         discriminator: "rptgan" (the paper's image-only Conv-ReLU-Pool with
             real/fake and identity heads) or "patch" (spectral-norm patch
             discriminator conditioned on the source image and the target pose).
@@ -81,10 +87,12 @@ class ModelConfig:
     num_identities: int = 0
     generator: str = "rptgan"
     flow_refinements: int = 1
-    flow_prior: bool = False
+    flow_prior: str = "none"
     discriminator: str = "rptgan"
 
     def __post_init__(self) -> None:
+        if isinstance(self.flow_prior, bool):  # configs saved before the prior had variants
+            object.__setattr__(self, "flow_prior", "coarse" if self.flow_prior else "none")
         for name in ("conv_encoder_channels", "pose_channels", "decoder_channels", "discriminator_channels"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
         if self.encoder not in ENCODERS:
@@ -102,6 +110,8 @@ class ModelConfig:
         if self.generator == "flow" and (self.encoder != "conv" or len(self.conv_encoder_channels) != 3):
             raise ConfigError("the flow generator needs encoder 'conv' with three conv_encoder_channels "
                               f"(features at 1/2, 1/4, 1/8), got {self.encoder!r} {self.conv_encoder_channels}")
+        if self.flow_prior not in FLOW_PRIORS:
+            raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
         if self.flow_refinements not in (1, 2):
             raise ConfigError(f"flow_refinements must be 1 or 2, got {self.flow_refinements!r}")
         if self.keypoint_format != KEYPOINT_FORMAT:
@@ -228,7 +238,7 @@ register_preset(ModelConfig(
 # discriminator conditioned on the source and the target pose. docs/architecture.md
 # compares it with the paper's generator at the same budget.
 _FLOW = {"generator": "flow", "discriminator": "patch", "encoder": "conv", "norm": "none", "upsample": "resize",
-         "flow_prior": True}
+         "flow_prior": "multiscale"}
 register_preset(ModelConfig(
     name="synthetic-flow", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
     conv_encoder_channels=(32, 64, 128), pose_channels=(16, 32, 64), generator_channels=128, num_res_blocks=2,
@@ -256,7 +266,7 @@ register_preset(ModelConfig(
 register_preset(ModelConfig(
     name="tiny-flow", image_height=32, image_width=32, letterbox_fill=0.0, pose_sigma=1.5,
     conv_encoder_channels=(8, 16, 16), pose_channels=(8, 8, 8), generator_channels=16, num_res_blocks=1,
-    decoder_channels=(16, 8, 8), discriminator_channels=(8, 16), **{**_FLOW, "flow_prior": False},
+    decoder_channels=(16, 8, 8), discriminator_channels=(8, 16), **{**_FLOW, "flow_prior": "none"},
 ))
 register_preset(ModelConfig(
     name="tiny-resnet", image_height=64, image_width=32, letterbox_fill=0.0, pose_sigma=1.5, encoder="resnet50",

@@ -22,7 +22,7 @@ from .losses import LossConfig
 from .protocols import CONVENTIONS, PROTOCOLS
 
 LAYOUTS = ("patn", "generic")
-MIXED_PRECISION = (None, "no", "fp16", "bf16")
+MIXED_PRECISION = (None, "no", "fp16", "bf16", "auto")
 
 
 class TrainConfigError(ValueError):
@@ -98,7 +98,9 @@ class TrainConfig:
         gradient_accumulation: micro-batches per optimizer step.
         max_steps: optimizer steps to train; when None, ``epochs`` decides.
         epochs: passes over the training pairs (may be fractional).
-        mixed_precision: "no", "fp16" or "bf16"; None takes accelerate's launch setting.
+        mixed_precision: "no", "fp16", "bf16", or "auto": bf16 where the device computes
+            it natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), "no"
+            elsewhere; None takes accelerate's launch setting.
         log_every, eval_every, sample_every, save_every: in optimizer steps (0 = never).
         keep_states: resumable training states kept in ``output_dir/state``.
         checkpoint_dtype: storage dtype of the inference checkpoint.

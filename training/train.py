@@ -48,8 +48,15 @@ from tqdm.auto import tqdm  # noqa: E402
 from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
+from rptgan_core.inference import cpu_has_native_bf16  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
-from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
+from rptgan_core.losses import (  # noqa: E402
+    LossConfig,
+    build_perceptual,
+    discriminator_loss,
+    generator_loss,
+    warp_loss,
+)
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E402
@@ -85,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, help="optimizer steps (max_steps)")
     parser.add_argument("--batch-size", type=int, help="per-process batch size (batch_size)")
     parser.add_argument("--num-workers", type=int, help="data-loading worker processes (num_workers)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads of a single-process CPU run (default: every core this process may use)")
     parser.add_argument("--seed", type=int, help="seed for initialisation, data order and augmentation")
     parser.add_argument("--no-augment", action="store_true", help="switch all six augmentations off")
     parser.add_argument("--ablation", action="store_true",
@@ -185,11 +194,30 @@ def initialise_from(path: str, generator, discriminator) -> None:
         discriminator.load_state_dict(load_discriminator(path).state_dict())
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_cpu_threads(accelerator: Accelerator, threads: int | None = None) -> None:
+    """A single process on the CPU computes with ``threads`` (default every core it may use).
+
+    `accelerate launch` sets OMP_NUM_THREADS=1 for a lone process on a machine
+    without a GPU, which leaves all but one core idle; several processes share the
+    cores as the launcher divided them.
+    """
+    if accelerator.device.type == "cpu" and accelerator.num_processes == 1:
+        torch.set_num_threads(threads or available_cores())
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
     tracker = "tensorboard" if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX") else None
     options: dict[str, Any] = {"gradient_accumulation_steps": config.gradient_accumulation,
                                "log_with": tracker, "project_dir": config.output_dir}
-    if config.mixed_precision is not None:
+    if config.mixed_precision == "auto":
+        native = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_native_bf16()
+        options["mixed_precision"] = "bf16" if native else "no"
+    elif config.mixed_precision is not None:
         options["mixed_precision"] = config.mixed_precision
     # Several processes without a GPU (torchrun, or a cluster launcher): accelerate forms
     # the CPU (gloo) process group only when told it runs on the CPU.
@@ -456,6 +484,7 @@ def main(argv: list[str] | None = None) -> None:
         print(config.to_json())
         return
     accelerator = make_accelerator(config)
+    set_cpu_threads(accelerator, args.threads)
     if args.ablation:
         run_ablation(config, accelerator, args.fresh)
     else:

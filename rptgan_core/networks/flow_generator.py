@@ -8,10 +8,10 @@ follows the field's remedy (GFLA, DPTN) with plain PyTorch operations only:
    encoder reads the target pose maps. Both give features at 1/2, 1/4 and 1/8.
 2. A flow head at 1/8 predicts, for every target pixel, where in the source to
    look; it is refined at 1/4 (and at 1/2 with ``flow_refinements=2``) and
-   upsampled to full size. With ``flow_prior`` the head starts from the flow
-   the keypoints imply (``keypoint_flow``: each limb of the target pose mapped
-   onto the same limb of the source by a similarity transform), so a limb that
-   moves far only needs correcting, not finding.
+   upsampled to full size. With ``flow_prior`` each scale's flow starts from the
+   flow the keypoints imply (``keypoint_flow``: each limb of the target pose
+   mapped onto the same limb of the source by a similarity transform), so a
+   limb that moves far only needs correcting, not finding.
 3. Source features at every scale and the source image itself are warped with
    ``grid_sample``; the decoder starts from the warped 1/8 features and the target
    pose, and takes the warped 1/4 and 1/2 features as skip connections.
@@ -69,8 +69,12 @@ def warp(features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Sample ``features`` (B, C, h, w) at identity + ``flow`` (B, 2, h', w'), resized to (h', w') first
     if needed; flow is (dx, dy) in normalised grid units. Returns (B, C, h', w')."""
     batch, _, height, width = flow.shape
+    # positions and interpolation in float32 whatever the features' dtype: in bfloat16 a
+    # position near the border would be rounded by up to a third of a pixel
+    flow = flow.float()
     grid = identity_grid(batch, height, width, flow) + flow.permute(0, 2, 3, 1)
-    return F.grid_sample(features, grid.to(features.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    sampled = F.grid_sample(features.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled.to(features.dtype)
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -81,6 +85,7 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # the torso's outline and diagonals (OpenPose-18 indices).
 PRIOR_SEGMENTS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 0),
                   (1, 2), (1, 5), (1, 8), (1, 11), (2, 8), (5, 11), (8, 11))
+_LIMB_SEGMENTS = 8  # the first eight: upper arms, forearms, thighs, shins
 _BACKGROUND_WEIGHT = math.exp(-2.0)  # a pixel two segment-widths from every segment stays where it is
 
 
@@ -98,14 +103,19 @@ def keypoints_from_maps(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return torch.stack([x, y], dim=-1), present
 
 
-def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(B, 2, h, w) flow (normalised grid units, as ``warp`` takes it) that the two poses imply.
+def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: list[tuple[int, int]],
+                  limb_reach: float = 1 / 20) -> list[torch.Tensor]:
+    """The flow the two poses imply, at each of ``sizes``: a list of (B, 2, h, w) in normalised
+    grid units, as ``warp`` takes them.
 
     Each segment of ``PRIOR_SEGMENTS`` present in both poses maps the target's
     segment onto the source's by a similarity (rotation, scale, shift); every
     grid point takes a blend of those maps, weighted by a Gaussian of its
-    distance to each target segment (width a twentieth of the image height),
-    against a fixed weight for staying where it is.
+    distance to each target segment, against a fixed weight for staying where
+    it is. The Gaussian's width is a twentieth of the image height for the
+    torso's segments and ``limb_reach`` of it for the limbs': a limb is much
+    thinner than the torso, and a wide reach drags the torso's pixels along
+    with a limb that leaves it.
     """
     height, width = source_maps.shape[-2:]
     source, source_present = keypoints_from_maps(source_maps.float())
@@ -114,27 +124,39 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, size: tu
     valid = source_present[:, a] & source_present[:, b] & target_present[:, a] & target_present[:, b]
     t0, t1, s0, s1 = target[:, a], target[:, b], source[:, a], source[:, b]  # (B, S, 2)
     vt, vs = t1 - t0, s1 - s0
-    valid &= (vt.norm(dim=-1) > 1) & (vs.norm(dim=-1) > 1)
-    h, w = size
-    gy = (torch.arange(h, device=source.device, dtype=torch.float32) + 0.5) * height / h - 0.5
-    gx = (torch.arange(w, device=source.device, dtype=torch.float32) + 0.5) * width / w - 0.5
-    points = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(1, 1, -1, 2)  # (1, 1, P, 2)
-    rel = points - t0[:, :, None]  # (B, S, P, 2)
+    valid = valid & (vt.norm(dim=-1) > 1) & (vs.norm(dim=-1) > 1)
     # segments missing from either pose have no length: keep their (unused) maps finite
     length2 = (vt * vt).sum(-1, keepdim=True)[:, :, None].clamp_min(1.0)  # (B, S, 1, 1)
     perp_t = torch.stack([-vt[..., 1], vt[..., 0]], dim=-1)[:, :, None]
     perp_s = torch.stack([-vs[..., 1], vs[..., 0]], dim=-1)[:, :, None]
-    along = (rel * vt[:, :, None]).sum(-1, keepdim=True) / length2
-    across = (rel * perp_t).sum(-1, keepdim=True) / length2
-    mapped = s0[:, :, None] + along * vs[:, :, None] + across * perp_s
-    closest = t0[:, :, None] + along.clamp(0, 1) * vt[:, :, None]
-    sigma = height / 20
-    weight = torch.exp(-((points - closest) ** 2).sum(-1) / (2 * sigma**2)) * valid[:, :, None]  # (B, S, P)
-    shift = (weight[..., None] * (mapped - points)).sum(1) / (weight.sum(1)[..., None] + _BACKGROUND_WEIGHT)
-    if not torch.isfinite(shift).all():
-        raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
+    reach = torch.tensor([limb_reach if i < _LIMB_SEGMENTS else 1 / 20 for i in range(len(PRIOR_SEGMENTS))],
+                         device=source.device)
+    variance = (2 * (reach * height) ** 2)[None, :, None]  # (1, S, 1)
     scale = torch.tensor([2 / width, 2 / height], device=source.device)
-    return (shift * scale).reshape(-1, h, w, 2).permute(0, 3, 1, 2).to(source_maps.dtype)
+    flows = []
+    for h, w in sizes:
+        gy = (torch.arange(h, device=source.device, dtype=torch.float32) + 0.5) * height / h - 0.5
+        gx = (torch.arange(w, device=source.device, dtype=torch.float32) + 0.5) * width / w - 0.5
+        points = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(1, 1, -1, 2)  # (1, 1, P, 2)
+        rel = points - t0[:, :, None]  # (B, S, P, 2)
+        along = (rel * vt[:, :, None]).sum(-1, keepdim=True) / length2
+        across = (rel * perp_t).sum(-1, keepdim=True) / length2
+        mapped = s0[:, :, None] + along * vs[:, :, None] + across * perp_s
+        closest = t0[:, :, None] + along.clamp(0, 1) * vt[:, :, None]
+        weight = torch.exp(-((points - closest) ** 2).sum(-1) / variance) * valid[:, :, None]  # (B, S, P)
+        shift = (weight[..., None] * (mapped - points)).sum(1) / (weight.sum(1)[..., None] + _BACKGROUND_WEIGHT)
+        if not torch.isfinite(shift).all():
+            raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
+        flows.append((shift * scale).reshape(-1, h, w, 2).permute(0, 3, 1, 2).to(source_maps.dtype))
+    return flows
+
+
+def _warp_or_keep(features: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor:
+    return features if flow is None else warp(features, flow)
+
+
+def _add(prior: torch.Tensor | None, residual: torch.Tensor) -> torch.Tensor:
+    return residual if prior is None else prior + residual
 
 
 def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -222,18 +244,21 @@ class FlowPoseTransferGenerator(nn.Module):
         s1, s2, s3 = self._encode(self.source_encoder, torch.cat([source, source_pose_maps], dim=1))
         t1, t2, t3 = self._encode(self.pose_encoder, pose_maps)
 
-        if self.config.flow_prior:
-            with torch.no_grad():
-                prior = keypoint_flow(source_pose_maps, pose_maps, s3.shape[-2:])
-            flow3 = prior + self.flow_coarse(self.flow_trunk(torch.cat([warp(s3, prior), t3], dim=1)))
-        else:
-            flow3 = self.flow_coarse(self.flow_trunk(torch.cat([s3, t3], dim=1)))
-        flow2 = resize_flow(flow3, s2.shape[-2:])
-        flow2 = flow2 + self.flow_refine(torch.cat([warp(s2, flow2), t2, flow2], dim=1))
-        flow1 = resize_flow(flow2, s1.shape[-2:])
+        priors = self.prior_flows(source_pose_maps, pose_maps, [s3.shape[-2:], s2.shape[-2:], s1.shape[-2:],
+                                                                 source.shape[-2:]])
+        # each flow is the prior at its scale plus a learned residual, refined scale by scale
+        residual = self.flow_coarse(self.flow_trunk(torch.cat([_warp_or_keep(s3, priors[0]), t3], dim=1)))
+        flow3 = _add(priors[0], residual)
+        residual = resize_flow(residual, s2.shape[-2:])
+        flow2 = _add(priors[1], residual)
+        residual = residual + self.flow_refine(torch.cat([warp(s2, flow2), t2, flow2], dim=1))
+        flow2 = _add(priors[1], residual)
+        residual = resize_flow(residual, s1.shape[-2:])
+        flow1 = _add(priors[2], residual)
         if self.flow_refine_half is not None:
-            flow1 = flow1 + self.flow_refine_half(torch.cat([warp(s1, flow1), t1, flow1], dim=1))
-        flow0 = resize_flow(flow1, source.shape[-2:])
+            residual = residual + self.flow_refine_half(torch.cat([warp(s1, flow1), t1, flow1], dim=1))
+            flow1 = _add(priors[2], residual)
+        flow0 = _add(priors[3], resize_flow(residual, source.shape[-2:]))
 
         x = self.decoder_in(torch.cat([warp(s3, flow3), t3], dim=1))
         x = self.merge[0](torch.cat([self.up[0](x), warp(s2, flow2), t2], dim=1))
@@ -243,6 +268,17 @@ class FlowPoseTransferGenerator(nn.Module):
         painted, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
         generated = mask * warped_source + (1 - mask) * painted
         return (generated, [flow0, flow1, flow2, flow3]) if return_flows else generated
+
+    def prior_flows(self, source_pose_maps: torch.Tensor, pose_maps: torch.Tensor,
+                     sizes: list[tuple[int, int]]) -> list[torch.Tensor | None]:
+        """The keypoint prior at each of ``sizes`` (coarsest first), or None at each when there is none."""
+        if self.config.flow_prior == "none":
+            return [None] * len(sizes)
+        with torch.no_grad():
+            if self.config.flow_prior == "coarse":
+                coarse = keypoint_flow(source_pose_maps, pose_maps, sizes[:1])[0]
+                return [coarse] + [resize_flow(coarse, size) for size in sizes[1:]]
+            return keypoint_flow(source_pose_maps, pose_maps, sizes, limb_reach=1 / 40)
 
     @staticmethod
     def _encode(stages: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:

@@ -1,10 +1,13 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from rptgan_core.checkpoint import CheckpointError, save_checkpoint
 from rptgan_core.config import get_config
-from rptgan_core.inference import PoseTransferPipeline, resolve_device, resolve_dtype
+from rptgan_core import inference
+from rptgan_core.inference import PoseTransferPipeline, cpu_has_native_bf16, resolve_device, resolve_dtype
 from rptgan_core.networks import PoseTransferGenerator, build_generator
 from rptgan_core.pose import Pose, PoseError
 
@@ -99,15 +102,34 @@ def test_bad_poses_are_refused(pipeline, person_pose):
         pipeline(torch.rand(1, 3, 32, 16), [person_pose, person_pose.resized(40, 40)])
 
 
-def test_devices_and_dtypes():
+def test_devices_and_dtypes(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
+    assert resolve_dtype("float32", torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: True)
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
     with pytest.raises(ValueError, match="dtype must be"):
         resolve_dtype("float8", torch.device("cpu"))
     if not torch.cuda.is_available():
         assert resolve_device("auto").type in ("cpu", "mps")
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_native_bf16_is_detected_without_guessing():
+    assert isinstance(cpu_has_native_bf16(), bool)
+    if hasattr(torch.cpu, "_is_avx512_bf16_supported") and torch.cpu._is_avx512_bf16_supported():
+        assert cpu_has_native_bf16()
+
+
+def test_bfloat16_on_the_cpu_runs_channels_last_and_float32_stays_one_choice_away(checkpoint_path):
+    fast = PoseTransferPipeline.from_checkpoint(checkpoint_path, device="cpu", dtype="bfloat16")
+    plain = PoseTransferPipeline.from_checkpoint(checkpoint_path, device="cpu", dtype="float32")
+    convolutions = [m.weight for m in fast.generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convolutions and all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)
+    assert all(w.dtype == torch.bfloat16 for w in convolutions)
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in plain.generator.parameters())
 
 
 def test_bfloat16_on_cpu_is_close_to_float32(checkpoint_path, person_pose):
@@ -159,3 +181,20 @@ def test_the_papers_generator_ignores_a_source_pose(pipeline, person_pose):
     images = torch.rand(1, 3, 200, 100)
     assert not pipeline.needs_source_pose
     assert torch.equal(pipeline(images, person_pose), pipeline(images, person_pose, source_poses=person_pose))
+
+
+DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "rptgan-synthetic-demo.safetensors"
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="the demo checkpoint is not in this checkout")
+def test_bfloat16_keeps_the_demo_checkpoints_output_within_35_db_of_float32():
+    from rptgan_core.synthetic import render_sample
+
+    sources = [render_sample(7, identity, 0) for identity in range(4)]
+    targets = [render_sample(7, identity, 1).pose for identity in range(4)]
+    images = torch.from_numpy(np.stack([s.image for s in sources])).permute(0, 3, 1, 2).float() / 255
+    own = [s.pose for s in sources]
+    full = PoseTransferPipeline.from_checkpoint(DEMO, device="cpu", dtype="float32")(images, targets, source_poses=own)
+    fast = PoseTransferPipeline.from_checkpoint(DEMO, device="cpu", dtype="bfloat16")(images, targets, source_poses=own)
+    psnr = 10 * torch.log10(1 / ((full - fast) ** 2).mean())
+    assert psnr >= 35, f"bfloat16 output is {float(psnr):.1f} dB from float32"

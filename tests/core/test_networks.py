@@ -1,9 +1,13 @@
+import os
+import sys
+
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 from torchvision.models import resnet50
 
-from rptgan_core.config import get_config, list_presets
+from rptgan_core.config import ConfigError, get_config, list_presets
 from rptgan_core.networks import (
     EncoderWeightsError,
     ResNet50Encoder,
@@ -15,6 +19,8 @@ from rptgan_core.networks import (
 from rptgan_core.networks.flow_generator import identity_grid, resize_flow, warp
 from rptgan_core.networks.layers import up_norm_relu
 from rptgan_core.processing import generator_inputs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("preset", list_presets())
@@ -227,23 +233,23 @@ def test_keypoint_flow_is_zero_for_the_same_pose_and_follows_a_moved_limb():
     maps = pose_heatmaps(keypoints, 128, 96, 3.0)[None]
     found, present = keypoints_from_maps(maps)
     assert torch.allclose(found[0][present[0]], keypoints[present[0], :2], atol=1e-3)
-    assert float(keypoint_flow(maps, maps, (16, 12)).abs().max()) < 1e-5
+    assert float(keypoint_flow(maps, maps, [(16, 12)])[0].abs().max()) < 1e-5
     shifted = keypoints.clone()
     shifted[:, 0] += 8 * (keypoints[:, 2] > 0)  # the whole person 8 px to the right in the target
-    flow = keypoint_flow(maps, pose_heatmaps(shifted, 128, 96, 3.0)[None], (32, 24))
+    flow = keypoint_flow(maps, pose_heatmaps(shifted, 128, 96, 3.0)[None], [(32, 24)])[0]
     on_body = flow[0, 0][flow[0, 0].abs() > 1e-3]
     # on the body each target pixel looks 8 px (2 / 96 per pixel) to the left in the source; the
     # weight of staying put takes a few percent off, and fades the shift away from the body
     assert -8 * 2 / 96 - 1e-4 <= float(on_body.min()) < -0.95 * 8 * 2 / 96 and float(flow[0, 1].abs().max()) < 1e-3
     missing = torch.zeros_like(keypoints)  # nobody in the target: no segment, no flow, nothing non-finite
-    assert float(keypoint_flow(maps, pose_heatmaps(missing, 128, 96, 3.0)[None], (16, 12)).abs().max()) == 0
+    assert float(keypoint_flow(maps, pose_heatmaps(missing, 128, 96, 3.0)[None], [(16, 12)])[0].abs().max()) == 0
 
 
 def test_flow_prior_moves_the_source_before_any_training():
     from rptgan_core.networks.flow_generator import keypoint_flow
 
     config = get_config("synthetic-flow")
-    assert config.flow_prior
+    assert config.flow_prior == "multiscale"
     torch.manual_seed(0)
     source_maps, target_maps = torch.zeros(1, 18, 128, 96), torch.zeros(1, 18, 128, 96)
     source_maps[0, 3, 60, 40] = target_maps[0, 3, 60, 56] = 1.0  # an elbow moves 16 px right
@@ -251,5 +257,66 @@ def test_flow_prior_moves_the_source_before_any_training():
     generator = build_generator(config).eval()
     with torch.no_grad():
         _, flows = generator(torch.rand(1, 3, 128, 96) * 2 - 1, target_maps, source_maps, return_flows=True)
-    assert torch.allclose(flows[-1], keypoint_flow(source_maps, target_maps, (16, 12)))  # zero-initialised heads
-    assert float(flows[-1][0, 0].min()) < -0.2  # near the forearm: look ~16 px (0.33) to the left
+    sizes = [tuple(flow.shape[-2:]) for flow in reversed(flows)]
+    expected = keypoint_flow(source_maps, target_maps, sizes, limb_reach=1 / 40)
+    for flow, prior in zip(reversed(flows), expected):  # zero-initialised heads: the prior at every scale
+        assert torch.allclose(flow, prior)
+    assert float(flows[0][0, 0].min()) < -0.28  # on the forearm: look ~16 px (0.33) to the left
+
+
+def test_old_boolean_flow_prior_reads_as_the_coarse_prior():
+    data = {**get_config("synthetic-flow").to_dict(), "flow_prior": True}  # as checkpoints saved it
+    assert type(get_config("synthetic")).from_dict(data).flow_prior == "coarse"
+    assert type(get_config("synthetic")).from_dict({**data, "flow_prior": False}).flow_prior == "none"
+    with pytest.raises(ConfigError, match="flow_prior"):
+        get_config("synthetic-flow", flow_prior="sideways")
+
+
+def _example_wave():
+    """The example person's neutral source and the wave's raised-arm frames (synthetic data)."""
+    sys.path.insert(0, os.path.join(REPO, "examples"))
+    from make_assets import HEIGHT, WIDTH, neutral_angles, wave_angles
+
+    from rptgan_core.synthetic import SyntheticPeopleSpec, identity_ranges, render_person, sample_identity
+
+    spec = SyntheticPeopleSpec()
+    identity = identity_ranges(spec)["test"][0]
+    person = sample_identity(spec.seed, identity)
+
+    def render(angles):
+        return render_person(person, angles, HEIGHT, WIDTH, background=True,
+                             rng=np.random.default_rng([spec.seed, identity, 424242]))
+
+    return render(neutral_angles()), [render(wave_angles(t)) for t in (0.5, 0.7, 0.85, 1.0)]
+
+
+@pytest.mark.parametrize("prior", ["coarse", "multiscale"])
+def test_the_keypoint_prior_alone_carries_a_raised_arm(prior):
+    """The source warped by the prior alone, against the renderer's ground truth: the
+    multiscale prior moves the arm into place without dragging the torso along."""
+    from rptgan_core.networks.flow_generator import keypoint_flow
+    from rptgan_core.pose import pose_heatmaps
+    from rptgan_core.pose_metrics import moved_region, region_l1
+
+    source, frames = _example_wave()
+    maps = lambda keypoints: pose_heatmaps(torch.from_numpy(keypoints[0]), 128, 96, 3.0)[None]  # noqa: E731
+    image = torch.from_numpy(source.image).permute(2, 0, 1)[None].float() / 255
+    moved_l1, whole_l1, copy_moved, copy_whole = [], [], [], []
+    for frame in frames:
+        if prior == "coarse":
+            flow = resize_flow(keypoint_flow(maps(source.pose.keypoints), maps(frame.pose.keypoints), [(16, 12)])[0],
+                               (128, 96))
+        else:
+            flow = keypoint_flow(maps(source.pose.keypoints), maps(frame.pose.keypoints), [(128, 96)],
+                                 limb_reach=1 / 40)[0]
+        warped = (warp(image, flow)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        moved = moved_region(source.parts, frame.parts)[None]
+        moved_l1.append(float(region_l1(warped[None], frame.image[None], moved)[0]))
+        copy_moved.append(float(region_l1(source.image[None], frame.image[None], moved)[0]))
+        whole_l1.append(np.abs(warped.astype(float) - frame.image).mean())
+        copy_whole.append(np.abs(source.image.astype(float) - frame.image).mean())
+    assert np.mean(moved_l1) < 0.8 * np.mean(copy_moved)
+    if prior == "multiscale":
+        assert np.mean(whole_l1) < 0.95 * np.mean(copy_whole)
+    else:  # the torso dragged along with the arm costs more than the arm gains
+        assert np.mean(whole_l1) > np.mean(copy_whole)

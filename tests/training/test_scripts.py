@@ -122,3 +122,34 @@ def test_init_from_copies_matching_weights_and_names_a_mismatch(tmp_path, load_s
     other = build_generator(get_config("tiny", generator_channels=24))
     with pytest.raises(SystemExit, match="generator_channels: checkpoint 16, run 24"):
         train.initialise_from(str(path), other, build_discriminator(get_config("tiny")))
+
+
+def test_a_single_cpu_process_computes_with_every_core_whatever_the_launcher_set(load_script, monkeypatch):
+    train = load_script("train")
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(train, "available_cores", lambda: 6)
+
+    class Launched:  # what accelerate gives one process, and several, on a machine without a GPU
+        def __init__(self, processes: int, device: str = "cpu") -> None:
+            self.num_processes, self.device = processes, torch.device(device)
+
+    train.set_cpu_threads(Launched(1))
+    train.set_cpu_threads(Launched(1), threads=3)
+    train.set_cpu_threads(Launched(4))
+    train.set_cpu_threads(Launched(1, "meta"))
+    assert calls == [6, 3]
+
+
+def test_mixed_precision_auto_is_bf16_only_where_the_cpu_computes_it(load_script, monkeypatch):
+    from accelerate.state import AcceleratorState
+
+    train = load_script("train")
+    config = train.build_config(train.parse_args(["--preset", "synthetic-flow"]))
+    assert config.mixed_precision == "auto"
+    for native, expected in ((True, "bf16"), (False, "no")):
+        monkeypatch.setattr(train, "cpu_has_native_bf16", lambda native=native: native)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        AcceleratorState._reset_state(reset_partial_state=True)
+        assert train.make_accelerator(config).mixed_precision == expected
+    AcceleratorState._reset_state(reset_partial_state=True)
