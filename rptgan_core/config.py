@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,16 @@ UPSAMPLES = ("transposed", "resize")
 GENERATORS = ("rptgan", "flow")
 FLOW_PRIORS = ("none", "coarse", "multiscale")
 DISCRIMINATORS = ("rptgan", "patch")
+
+
+# The largest network and canvas a config may ask for, checked before anything is built:
+# a few times what the presets need (widths <= 256, 9 blocks, 256x176), far below what
+# would exhaust a machine's memory. Checkpoints are files people download.
+MAX_CHANNELS = 2048
+MAX_RES_BLOCKS = 64
+MAX_STAGES = 8
+MAX_IMAGE_SIDE = 2048
+MAX_IDENTITIES = 100_000
 
 
 class ConfigError(ValueError):
@@ -93,8 +104,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if isinstance(self.flow_prior, bool):  # configs saved before the prior had variants
             object.__setattr__(self, "flow_prior", "coarse" if self.flow_prior else "none")
-        for name in ("conv_encoder_channels", "pose_channels", "decoder_channels", "discriminator_channels"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        self._check_types()
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.encoder == "resnet50" and self.encoder_layer not in RESNET_LAYERS:
@@ -130,12 +140,39 @@ class ModelConfig:
             )
         if not 0.0 <= self.letterbox_fill <= 1.0:
             raise ConfigError(f"letterbox_fill must be in [0, 1], got {self.letterbox_fill}")
-        if self.pose_sigma <= 0 or self.num_res_blocks < 0 or self.num_identities < 0:
-            raise ConfigError("pose_sigma must be positive; num_res_blocks and num_identities not negative")
-        widths = (self.generator_channels, *self.conv_encoder_channels, *self.pose_channels,
-                  *self.decoder_channels, *self.discriminator_channels)
-        if min(widths) <= 0:
-            raise ConfigError("every channel width must be positive")
+        if not (math.isfinite(self.pose_sigma) and 0 < self.pose_sigma <= self.image_height):
+            raise ConfigError(f"pose_sigma must be a positive number of pixels at most the canvas height, "
+                              f"got {self.pose_sigma!r}")
+        if not 0 <= self.num_res_blocks <= MAX_RES_BLOCKS:
+            raise ConfigError(f"num_res_blocks must be in 0..{MAX_RES_BLOCKS}, got {self.num_res_blocks}")
+        if not 0 <= self.num_identities <= MAX_IDENTITIES:
+            raise ConfigError(f"num_identities must be in 0..{MAX_IDENTITIES}, got {self.num_identities}")
+        if max(self.image_height, self.image_width) > MAX_IMAGE_SIDE:
+            raise ConfigError(f"image size {self.image_height}x{self.image_width} exceeds {MAX_IMAGE_SIDE} px a side")
+        for name in ("conv_encoder_channels", "pose_channels", "decoder_channels", "discriminator_channels"):
+            if not 1 <= len(getattr(self, name)) <= MAX_STAGES:
+                raise ConfigError(f"{name} must have 1..{MAX_STAGES} stages, got {len(getattr(self, name))}")
+        widths = {"generator_channels": (self.generator_channels,), "conv_encoder_channels": self.conv_encoder_channels,
+                  "pose_channels": self.pose_channels, "decoder_channels": self.decoder_channels,
+                  "discriminator_channels": self.discriminator_channels}
+        for name, values in widths.items():
+            if not all(1 <= value <= MAX_CHANNELS for value in values):
+                raise ConfigError(f"{name} must be widths in 1..{MAX_CHANNELS}, got {list(values)}")
+
+    def _check_types(self) -> None:
+        """Each field holds its declared type (JSON gives lists for the tuples), or ConfigError names it."""
+        scalars = {"int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "a string")}
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if spec.type in scalars:
+                types, wanted = scalars[spec.type]
+                if isinstance(value, bool) or not isinstance(value, types):
+                    raise ConfigError(f"{spec.name} must be {wanted}, got {value!r}")
+            elif spec.type.startswith("tuple"):
+                if not isinstance(value, (list, tuple)) or not all(
+                        isinstance(v, int) and not isinstance(v, bool) for v in value):
+                    raise ConfigError(f"{spec.name} must be a list of integers, got {value!r}")
+                object.__setattr__(self, spec.name, tuple(value))
 
     @property
     def image_size(self) -> tuple[int, int]:

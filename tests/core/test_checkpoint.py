@@ -252,15 +252,22 @@ def test_flow_checkpoints_round_trip_with_their_discriminator(tmp_path):
     assert type(load_discriminator(path)).__name__ == "PatchDiscriminator"
 
 
-def test_a_small_file_declaring_a_huge_network_fails_before_anything_is_allocated(saved):
+def test_a_small_file_declaring_a_huge_network_fails_before_anything_is_allocated(saved, tmp_path):
     import resource
+    import shutil
 
-    def huge(metadata):
-        config = json.loads(metadata["config"])
-        config["generator_channels"] = 20000  # an 88 GiB network if it were built
-        metadata["config"] = json.dumps(config)
+    def declaring(width):
+        def change(metadata):
+            config = json.loads(metadata["config"])
+            config["generator_channels"] = width
+            metadata["config"] = json.dumps(config)
+        return change
 
-    _rewrite(saved, metadata_change=huge)
+    beyond = shutil.copy(saved, tmp_path / "beyond.safetensors")
+    _rewrite(beyond, metadata_change=declaring(20000))  # an 88 GiB network if it were built
+    with pytest.raises(CheckpointError, match="generator_channels must be widths in 1..2048"):
+        load_generator(beyond)
+    _rewrite(saved, metadata_change=declaring(2048))  # within the bound, gigabytes, and not what the file holds
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(CheckpointError, match="does not match its own config.*shape mismatches"):
         load_generator(saved)

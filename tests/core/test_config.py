@@ -35,7 +35,7 @@ def test_overrides_and_unknown_fields():
     ({"upsample": "pixel_shuffle"}, "upsample must be"),
     ({"pose_channels": (8, 8)}, "stages each"),
     ({"letterbox_fill": 2.0}, "letterbox_fill"),
-    ({"generator_channels": 0}, "positive"),
+    ({"generator_channels": 0}, "generator_channels must be widths in 1..2048"),
 ])
 def test_inconsistent_configs_name_the_field(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -46,3 +46,22 @@ def test_a_config_saved_before_the_upsample_field_means_the_papers_transposed_co
     data = get_config("synthetic").to_dict()
     del data["upsample"]
     assert ModelConfig.from_dict(data).upsample == "transposed"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("pose_sigma", float("nan"), "pose_sigma must be a positive number"),
+    ("pose_sigma", 1e9, "at most the canvas height"),
+    ("generator_channels", 20000, "generator_channels must be widths in 1..2048"),
+    ("generator_channels", "wide", "generator_channels must be an integer"),
+    ("num_res_blocks", 10**7, "num_res_blocks must be in 0..64"),
+    ("image_height", 65536, "exceeds 2048 px a side"),
+    ("pose_channels", [16, "x", 64], "pose_channels must be a list of integers"),
+    ("discriminator_channels", list(range(1, 20)), "discriminator_channels must have 1..8 stages"),
+    ("letterbox_fill", None, "letterbox_fill must be a number"),
+    ("flow_refinements", True, "flow_refinements must be an integer"),
+    ("num_identities", 10**9, "num_identities must be in 0..100000"),
+])
+def test_sizes_and_types_a_file_could_declare_are_bounded_before_anything_is_built(field, value, message):
+    data = {**get_config("synthetic-flow").to_dict(), field: value}
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig.from_dict(data)
