@@ -125,29 +125,40 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
     t0, t1, s0, s1 = target[:, a], target[:, b], source[:, a], source[:, b]  # (B, S, 2)
     vt, vs = t1 - t0, s1 - s0
     valid = valid & (vt.norm(dim=-1) > 1) & (vs.norm(dim=-1) > 1)
-    # segments missing from either pose have no length: keep their (unused) maps finite
-    length2 = (vt * vt).sum(-1, keepdim=True)[:, :, None].clamp_min(1.0)  # (B, S, 1, 1)
-    perp_t = torch.stack([-vt[..., 1], vt[..., 0]], dim=-1)[:, :, None]
-    perp_s = torch.stack([-vs[..., 1], vs[..., 0]], dim=-1)[:, :, None]
+    # A grid point p = t0 + along * vt + across * perp(vt), perp(x, y) = (-y, x). The
+    # segment's similarity sends it to s0 + along * vs + across * perp(vs), a shift of
+    # (s0 - t0) + along * dv + across * perp(dv) with dv = vs - vt; its squared distance
+    # to the segment is |vt|^2 ((along - clamp(along, 0, 1))^2 + across^2). along and
+    # across are affine in x and y, so every term is built from per-row and per-column
+    # pieces: no per-point coordinate tensors.
+    length2 = (vt * vt).sum(-1).clamp_min(1.0)  # (B, S); missing segments stay finite (and unused)
+    d0, dv = s0 - t0, vs - vt
     reach = torch.tensor([limb_reach if i < _LIMB_SEGMENTS else 1 / 20 for i in range(len(PRIOR_SEGMENTS))],
                          device=source.device)
-    variance = (2 * (reach * height) ** 2)[None, :, None]  # (1, S, 1)
+    falloff = (length2 / (2 * (reach * height) ** 2))[..., None, None]  # (B, S, 1, 1)
+    weight_valid = valid.float()
     scale = torch.tensor([2 / width, 2 / height], device=source.device)
     flows = []
     for h, w in sizes:
         gy = (torch.arange(h, device=source.device, dtype=torch.float32) + 0.5) * height / h - 0.5
         gx = (torch.arange(w, device=source.device, dtype=torch.float32) + 0.5) * width / w - 0.5
-        points = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(1, 1, -1, 2)  # (1, 1, P, 2)
-        rel = points - t0[:, :, None]  # (B, S, P, 2)
-        along = (rel * vt[:, :, None]).sum(-1, keepdim=True) / length2
-        across = (rel * perp_t).sum(-1, keepdim=True) / length2
-        mapped = s0[:, :, None] + along * vs[:, :, None] + across * perp_s
-        closest = t0[:, :, None] + along.clamp(0, 1) * vt[:, :, None]
-        weight = torch.exp(-((points - closest) ** 2).sum(-1) / variance) * valid[:, :, None]  # (B, S, P)
-        shift = (weight[..., None] * (mapped - points)).sum(1) / (weight.sum(1)[..., None] + _BACKGROUND_WEIGHT)
+        rel_x = gx[None, None, None, :] - t0[..., 0, None, None]  # (B, S, 1, w)
+        rel_y = gy[None, None, :, None] - t0[..., 1, None, None]  # (B, S, h, 1)
+        inverse = (1 / length2)[..., None, None]
+        along = (rel_x * vt[..., 0, None, None] + rel_y * vt[..., 1, None, None]) * inverse  # (B, S, h, w)
+        across = (rel_y * vt[..., 0, None, None] - rel_x * vt[..., 1, None, None]) * inverse
+        beyond = along - along.clamp(0, 1)
+        weight = torch.exp(-(beyond * beyond + across * across) * falloff)  # (B, S, h, w)
+        weight = weight * weight_valid[..., None, None]
+        weight_along, weight_across = weight * along, weight * across
+        shift_x = (torch.einsum("bshw,bs->bhw", weight, d0[..., 0]) + torch.einsum("bshw,bs->bhw", weight_along, dv[..., 0])
+                   - torch.einsum("bshw,bs->bhw", weight_across, dv[..., 1]))
+        shift_y = (torch.einsum("bshw,bs->bhw", weight, d0[..., 1]) + torch.einsum("bshw,bs->bhw", weight_along, dv[..., 1])
+                   + torch.einsum("bshw,bs->bhw", weight_across, dv[..., 0]))
+        shift = torch.stack([shift_x, shift_y], dim=1) / (weight.sum(1, keepdim=True) + _BACKGROUND_WEIGHT)
         if not torch.isfinite(shift).all():
             raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
-        flows.append((shift * scale).reshape(-1, h, w, 2).permute(0, 3, 1, 2).to(source_maps.dtype))
+        flows.append((shift * scale.view(1, 2, 1, 1)).to(source_maps.dtype))
     return flows
 
 
