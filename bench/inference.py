@@ -133,8 +133,8 @@ def measure(config_name: str, repeats: int) -> dict:
         "image_size": [height, width],
         "threads": torch.get_num_threads(),
         "precision": str(auto.dtype).removeprefix("torch."),
-        "channels_last": auto.generator.to_image.weight.is_contiguous(memory_format=torch.channels_last)
-        if hasattr(auto.generator, "to_image") else None,
+        "channels_last": next(m.weight for m in auto.generator.modules() if isinstance(m, torch.nn.Conv2d))
+        .is_contiguous(memory_format=torch.channels_last),
         "params_trainable": sum(p.numel() for p in generator.trainable_parameters()),
         "params_total": sum(p.numel() for p in generator.parameters()),
         "gflop": round(gflop, 3),
