@@ -37,6 +37,10 @@ class QueueError(RuntimeError):
     """The server refused something or could not be reached; the message says what."""
 
 
+# No image or reply a batch needs comes near this; a server sending more is refused.
+MAX_REPLY_BYTES = 256 * 2**20
+
+
 @dataclass
 class Job:
     name: str
@@ -59,11 +63,20 @@ class ComfyClient:
         request = urllib.request.Request(self.server + path, data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, response.read()
+                return response.status, self._bounded(response, path)
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            return error.code, self._bounded(error, path)
         except (urllib.error.URLError, OSError) as error:
             raise QueueError(f"cannot reach ComfyUI at {self.server} ({error}); is it running?") from None
+
+    @staticmethod
+    def _bounded(response, path: str) -> bytes:
+        """The reply's body, refusing one larger than MAX_REPLY_BYTES instead of holding it in memory."""
+        raw = response.read(MAX_REPLY_BYTES + 1)
+        if len(raw) > MAX_REPLY_BYTES:
+            raise QueueError(f"the reply to {path.split('?')[0]} is larger than {MAX_REPLY_BYTES // 2**20} MiB; "
+                             "refusing it")
+        return raw
 
     def _json(self, method: str, path: str, payload=None) -> tuple[int, object]:
         body = json.dumps(payload).encode() if payload is not None else None
@@ -72,6 +85,8 @@ class ComfyClient:
             return status, json.loads(raw.decode() or "null")
         except (UnicodeDecodeError, json.JSONDecodeError):
             return status, raw.decode("utf-8", "replace")
+        except RecursionError:
+            raise QueueError(f"the reply to {path} is JSON nested too deeply to read") from None
 
     def check(self) -> None:
         status, _ = self._json("GET", "/system_stats")
@@ -135,15 +150,34 @@ class ComfyClient:
                 raise QueueError(f"/interrupt failed for {prompt_id} (status {status})")
 
     def download(self, image: dict, folder: str) -> str:
+        """Fetch one output image into ``folder`` (under its subfolder), never outside it."""
+        target = contained_path(folder, image.get("subfolder", ""), image.get("filename"))
         query = urllib.parse.urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
         status, raw = self._request("GET", f"/view?{query}")
         if status != 200:
             raise QueueError(f"downloading {image.get('filename')} failed with status {status}")
-        target = os.path.join(folder, image.get("subfolder", ""), image["filename"])
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
             handle.write(raw)
         return target
+
+
+def contained_path(folder: str, subfolder, filename) -> str:
+    """``folder/subfolder/filename`` for a name the server gave, or QueueError when that name
+    is not a plain relative path that stays inside ``folder`` (absolute, ``..``, NUL, empty)."""
+    if not isinstance(filename, str) or not isinstance(subfolder, str):
+        raise QueueError(f"the server named an output {filename!r} in {subfolder!r}: not text")
+    parts = [p for p in subfolder.replace("\\", "/").split("/") if p not in ("", ".")]
+    if (not filename or filename in (".", "..") or "/" in filename or "\\" in filename or "\0" in filename + subfolder
+            or os.path.isabs(subfolder) or subfolder.startswith(("/", "\\")) or ".." in parts
+            or any(":" in p for p in parts + [filename])):
+        raise QueueError(f"the server named an output {filename!r} in subfolder {subfolder!r}, which would be "
+                         f"written outside {folder}; not downloading it")
+    root = os.path.realpath(folder)
+    target = os.path.realpath(os.path.join(root, *parts, filename))
+    if os.path.commonpath([root, target]) != root:  # a symlink inside the folder pointing out of it
+        raise QueueError(f"{os.path.join(*parts, filename) if parts else filename} would be written outside {folder}")
+    return target
 
 
 def describe_node_errors(node_errors: dict, prompt: dict) -> str:

@@ -245,3 +245,47 @@ def test_fail_fast_stops_queueing_at_a_refused_job(server, queue_script, kit, tm
     out = capsys.readouterr().out
     assert len(handler.prompts) == 1 and handler.deleted == ["id0"]
     assert "skipped c_fine: not queued after the first failure" in out
+
+
+@pytest.mark.parametrize("subfolder, filename", [
+    ("", "../../escaped.png"),
+    ("../..", "escaped.png"),
+    ("/tmp", "escaped.png"),
+    ("rptgan/../../..", "escaped.png"),
+    ("", "/etc/escaped.png"),
+    ("", "nul\0.png"),
+    ("", ""),
+    ("C:", "escaped.png"),
+    (None, "escaped.png"),
+])
+def test_downloads_stay_inside_their_folder_whatever_the_server_names(server, queue_script, tmp_path,
+                                                                      subfolder, filename):
+    url, _ = server
+    folder = tmp_path / "downloads" / "inner"
+    folder.mkdir(parents=True)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    with pytest.raises(queue_script.QueueError, match="outside|not text"):
+        queue_script.ComfyClient(url).download({"filename": filename, "subfolder": subfolder, "type": "output"},
+                                               str(folder))
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_a_symlink_out_of_the_download_folder_is_not_followed(server, queue_script, tmp_path):
+    url, _ = server
+    folder, outside = tmp_path / "downloads", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / "rptgan").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(queue_script.QueueError, match="outside"):
+        queue_script.ComfyClient(url).download({"filename": "a.png", "subfolder": "rptgan", "type": "output"},
+                                               str(folder))
+    assert list(outside.iterdir()) == []
+
+
+def test_a_reply_beyond_the_size_bound_is_refused_and_nothing_written(server, queue_script, tmp_path, monkeypatch):
+    url, _ = server
+    monkeypatch.setattr(queue_script, "MAX_REPLY_BYTES", 8)
+    with pytest.raises(queue_script.QueueError, match="larger than"):
+        queue_script.ComfyClient(url).download({"filename": "a.png", "subfolder": "rptgan", "type": "output"},
+                                               str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
