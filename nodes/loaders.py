@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from rptgan_core.config import get_config
 from rptgan_core.framing import CropBox, aspect_box, crop_to_box, person_box
 from rptgan_core.imageio import ImageLoadError, load_image
+from rptgan_core.jsonio import read_json_file
 from rptgan_core.pose import Pose, draw_skeleton
 
 from . import comfy_compat, estimators
@@ -177,10 +177,6 @@ class LoadPoseKeypoints:
 
     def load(self, pose_file: str, canvas_width: int = 512, canvas_height: int = 512):
         path = comfy_compat.resolve_input_file(pose_file, "pose file")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise NodeInputError(f"pose_file: {pose_file!r} is not valid JSON ({error})") from None
+        data = read_json_file(path, f"pose_file: {pose_file!r}", NodeInputError)
         poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height))
         return (poses_to_keypoints(poses), pose_preview(poses), len(poses))

@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .config import ConfigError, ModelConfig
+from .jsonio import parse_json
 from .networks import PoseTransferDiscriminator, PoseTransferGenerator, build_discriminator, build_generator
 from .pose.skeleton import KEYPOINT_FORMAT
 
@@ -159,10 +160,7 @@ def _read_header(path: str) -> dict[str, Any]:
         raw = handle.read(header_length)
     if len(raw) < header_length:
         raise CheckpointError(f"{path} is truncated: its header needs {header_length} bytes, the file has {size - 8}")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path} is not a safetensors file (header is not JSON)") from None
+    header = parse_json(raw, f"{path} is not a safetensors file: its header", CheckpointError, _MAX_HEADER_BYTES)
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (header is not a JSON object)")
     data_end = max((entry["data_offsets"][1] for name, entry in header.items()
@@ -204,10 +202,8 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
         config = ModelConfig.from_json(metadata.get("config", ""))
     except ConfigError as error:
         raise CheckpointError(f"{path}: invalid model config in metadata: {error}") from None
-    try:
-        training = json.loads(metadata.get("training", "{}"))
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: training summary in metadata is not JSON") from None
+    training = parse_json(metadata.get("training", "{}"), f"{path}: the training summary in its metadata",
+                          CheckpointError)
     return CheckpointInfo(
         path=path, config=config, format_version=version, dtype=metadata.get("dtype", "float32"),
         training=training, has_discriminator=any(name.startswith(DISCRIMINATOR_PREFIX) for name in header),

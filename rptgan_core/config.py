@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .jsonio import parse_json
 from .pose.skeleton import KEYPOINT_FORMAT, NUM_KEYPOINTS
 
 ENCODERS = ("resnet50", "conv")
@@ -224,11 +225,7 @@ class ModelConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "ModelConfig":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"config is not valid JSON: {error}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text, "config", ConfigError))
 
 
 _PRESETS: dict[str, ModelConfig] = {}

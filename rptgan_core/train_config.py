@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import AugmentConfig
+from .jsonio import parse_json, read_json_file
 from .config import get_config
 from .losses import LossConfig
 from .protocols import CONVENTIONS, PROTOCOLS
@@ -187,8 +188,8 @@ def train_config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def _parse_value(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return parse_json(text, "the value")
+    except ValueError:  # not JSON: the text itself
         return text
 
 
@@ -212,12 +213,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = read_json_file(path, path, TrainConfigError)
     except FileNotFoundError:
         raise TrainConfigError(f"config file not found: {path}") from None
-    except json.JSONDecodeError as error:
-        raise TrainConfigError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise TrainConfigError(f"{path}: a training config must be a JSON object")
     return data

@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..jsonio import parse_json
 from .keypoints import Pose, PoseError
 from .skeleton import NUM_KEYPOINTS
 
@@ -123,10 +123,7 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
 def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = None) -> list[Pose]:
     """A POSE_KEYPOINT value (list of frames), a single frame, or their JSON text, to a list of Poses."""
     if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as error:
-            raise PoseError(f"pose JSON is not valid JSON: {error}") from None
+        data = parse_json(data, "pose JSON", PoseError)
     frames = [data] if isinstance(data, Mapping) else data
     if not isinstance(frames, list):
         raise PoseError(f"pose data must be a frame object or a list of frames, got {type(data).__name__}")
