@@ -135,9 +135,17 @@ class LoadPersonImage:
         return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
 
 
+# A preview of a long sequence on a large canvas is drawn smaller rather than
+# allocating gigabytes: at most this many float32 bytes for the whole IMAGE.
+MAX_PREVIEW_BYTES = 2**30
+
+
 def pose_preview(poses: list[Pose]) -> torch.Tensor:
-    """Skeletons of every frame on black, all on the first frame's canvas: IMAGE (N, H, W, 3)."""
+    """Skeletons of every frame on black, all on the first frame's canvas (scaled down as far as
+    ``MAX_PREVIEW_BYTES`` needs): IMAGE (N, H, W, 3)."""
     width, height = poses[0].width, poses[0].height
+    shrink = min(1.0, (MAX_PREVIEW_BYTES / (len(poses) * width * height * 3 * 4)) ** 0.5)
+    width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
     pictures = [draw_skeleton(p if (p.width, p.height) == (width, height) else p.resized(width, height))
                 for p in poses]
     return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)

@@ -26,6 +26,12 @@ from .skeleton import NUM_KEYPOINTS
 
 _BODY_FIELD = "pose_keypoints_2d"
 _NORMALISED_LIMIT = 2.0
+# What a pose file may ask for: far beyond real use (a 16K canvas, a crowd, minutes of
+# video at 60 fps), well short of exhausting memory when drawn or rendered.
+MAX_CANVAS_SIDE = 16384
+MAX_PEOPLE = 100
+MAX_FRAMES = 20_000
+MAX_EXTRA_POINTS = 1_000  # face (70) and hands (21) are far fewer
 _EXTRA_FIELDS = ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
 
 
@@ -49,13 +55,25 @@ def _body_from_flat(values: Sequence[float] | None, where: str, width: int, heig
     )
 
 
+def _numbers(values, what: str, limit: int) -> np.ndarray:
+    """A flat JSON list of at most ``limit`` numbers as float64, or PoseError naming ``what``."""
+    if not isinstance(values, list) or len(values) > limit:
+        raise PoseError(f"{what} must be a list of at most {limit} numbers")
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise PoseError(f"{what} must be a flat list of numbers") from None
+
+
 def _frame_is_normalised(people: list[dict], where: str) -> bool:
     coordinates = []
-    for person in people:
+    for i, person in enumerate(people):
+        if not isinstance(person, Mapping):
+            continue  # the caller names it
         for name in (_BODY_FIELD, *_EXTRA_FIELDS):
             values = person.get(name)
             if values:
-                flat = np.asarray(values, dtype=np.float64)
+                flat = _numbers(values, f"{where}, person {i}: {name}", 3 * MAX_EXTRA_POINTS)
                 if flat.size % 3 == 0:
                     points = flat.reshape(-1, 3)
                     coordinates.append(points[points[:, 2] > 0, :2])
@@ -86,15 +104,18 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
         width, height = canvas_size
     try:
         width, height = int(width), int(height)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PoseError(f"{where}: canvas size {width!r}x{height!r} is not a pair of integers") from None
-    if width <= 0 or height <= 0:
-        raise PoseError(f"{where}: canvas size {width}x{height} must be positive")
+    if not (0 < width <= MAX_CANVAS_SIDE and 0 < height <= MAX_CANVAS_SIDE):
+        raise PoseError(f"{where}: canvas size {width}x{height} must be positive and at most "
+                        f"{MAX_CANVAS_SIDE} px a side")
     people = frame.get("people")
     if people is None:
         raise PoseError(f"{where}: no 'people' list")
     if not isinstance(people, list):
         raise PoseError(f"{where}: 'people' must be a list, got {type(people).__name__}")
+    if len(people) > MAX_PEOPLE:
+        raise PoseError(f"{where}: {len(people)} people, more than the {MAX_PEOPLE} a frame may hold")
 
     scale = (width, height, 1.0) if _frame_is_normalised(people, where) else (1.0, 1.0, 1.0)
     bodies, extras = [], []
@@ -110,7 +131,7 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
         for name in _EXTRA_FIELDS:
             values = person.get(name)
             if values:
-                flat = np.asarray(values, dtype=np.float32)
+                flat = _numbers(values, f"{who}: {name}", 3 * MAX_EXTRA_POINTS).astype(np.float32)
                 if flat.size % 3:
                     raise PoseError(f"{who}: {name} has {flat.size} numbers, not a multiple of 3")
                 person_extras[name] = flat.reshape(-1, 3) * np.asarray(scale, np.float32)
@@ -127,6 +148,8 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
     frames = [data] if isinstance(data, Mapping) else data
     if not isinstance(frames, list):
         raise PoseError(f"pose data must be a frame object or a list of frames, got {type(data).__name__}")
+    if len(frames) > MAX_FRAMES:
+        raise PoseError(f"pose data holds {len(frames)} frames, more than the {MAX_FRAMES} a sequence may hold")
     return [pose_from_openpose_frame(frame, canvas_size, where=f"frame {i}") for i, frame in enumerate(frames)]
 
 

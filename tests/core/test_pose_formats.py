@@ -129,3 +129,23 @@ def test_controlnet_aux_style_frame_with_none_parts():
     assert pose.keypoints[0, 0, :2].tolist() == pytest.approx([25.6, 256])
     assert pose.keypoints[0, 4].tolist() == [0, 0, 0]
     assert not pose.visible[1].any()
+
+
+@pytest.mark.parametrize("frame, message", [
+    ({"people": [], "canvas_width": 2**40, "canvas_height": 512}, "at most 16384 px a side"),
+    ({"people": [], "canvas_width": float("inf"), "canvas_height": 512}, "not a pair of integers"),
+    ({"people": [{"pose_keypoints_2d": [0.5, 0.5, 1] * 18}] * 101, "canvas_width": 64, "canvas_height": 64},
+     "101 people, more than the 100"),
+    ({"people": [{"pose_keypoints_2d": [0.5, 0.5, 1] * 18, "face_keypoints_2d": [0.5, 0.5, 1] * 2000}],
+      "canvas_width": 64, "canvas_height": 64}, "face_keypoints_2d must be a list of at most 3000"),
+    ({"people": [{"pose_keypoints_2d": [0.5, 0.5, 1] * 18, "hand_left_keypoints_2d": [[1, 2], "x"]}],
+      "canvas_width": 64, "canvas_height": 64}, "hand_left_keypoints_2d must be a flat list of numbers"),
+])
+def test_pose_json_sizes_are_bounded_with_clear_errors(frame, message):
+    with pytest.raises(PoseError, match=message):
+        poses_from_openpose_json([frame])
+
+
+def test_a_sequence_longer_than_the_bound_is_refused_before_any_frame_is_read():
+    with pytest.raises(PoseError, match="20001 frames, more than the 20000"):
+        poses_from_openpose_json([None] * 20_001)

@@ -130,3 +130,11 @@ def test_load_pose_keypoints_errors(nodes, folders):
     with pytest.raises(ValueError, match="holds 5 keypoints"):
         node().load("short.json")
     assert "outside the input folder" in node.VALIDATE_INPUTS("../x.json")
+
+
+def test_a_long_sequence_on_a_large_canvas_previews_smaller_instead_of_allocating_gigabytes(nodes, folders, kit):
+    frame = {**kit.keypoint_frame(96, 128), "canvas_width": 4096, "canvas_height": 4096}
+    (folders["input"] / "long.json").write_text(json.dumps([frame] * 200))  # 200 x 4096^2 x 12 B = 40 GB at full size
+    pose, preview, count = nodes["RPTGAN_LoadPoseKeypoints"]().load("long.json")
+    assert count == 200 and len(pose) == 200
+    assert preview.numel() * 4 <= 2**30 and preview.shape[1] == preview.shape[2] > 100
