@@ -25,7 +25,9 @@ from .keypoints import Pose, PoseError
 from .skeleton import NUM_KEYPOINTS
 
 _BODY_FIELD = "pose_keypoints_2d"
-_NORMALISED_LIMIT = 2.0
+_NORMALISED_LIMIT = 1.05
+_NORMALISED_SHARE = 0.9
+COORDINATES = ("auto", "pixels", "normalised")
 # What a pose file may ask for: far beyond real use (a 16K canvas, a crowd, minutes of
 # video at 60 fps), well short of exhausting memory when drawn or rendered.
 MAX_CANVAS_SIDE = 16384
@@ -65,8 +67,9 @@ def _numbers(values, what: str, limit: int) -> np.ndarray:
         raise PoseError(f"{what} must be a flat list of numbers") from None
 
 
-def _frame_is_normalised(people: list[dict], where: str) -> bool:
-    coordinates = []
+def _present_coordinates(people: list, where: str) -> np.ndarray:
+    """(N, 2) x, y of every present point (confidence > 0) of a frame's people, body and extras."""
+    coordinates = [np.zeros((0, 2))]
     for i, person in enumerate(people):
         if not isinstance(person, Mapping):
             continue  # the caller names it
@@ -77,16 +80,21 @@ def _frame_is_normalised(people: list[dict], where: str) -> bool:
                 if flat.size % 3 == 0:
                     points = flat.reshape(-1, 3)
                     coordinates.append(points[points[:, 2] > 0, :2])
-    present = np.concatenate(coordinates) if coordinates else np.zeros((0, 2))
+    present = np.concatenate(coordinates)
     if not np.isfinite(present).all():
         raise PoseError(f"{where}: keypoints contain NaN or infinity")
-    # A little past 1 still means normalised (a keypoint just off the canvas);
-    # no real pose in pixels fits inside 2x2 pixels.
-    return len(present) > 0 and float(present.max()) <= _NORMALISED_LIMIT
+    return present
+
+
+def _looks_normalised(present: np.ndarray) -> bool:
+    """Whether coordinates are fractions of the canvas: nearly all of them within 0..1 (a
+    hand or a foot may reach a little off the canvas). No real pose in pixels fits in
+    a 1x1 pixel square, and a normalised one lies almost all inside it."""
+    return len(present) > 0 and float(np.mean(np.abs(present) <= _NORMALISED_LIMIT)) >= _NORMALISED_SHARE
 
 
 def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, int] | None = None,
-                             where: str = "frame") -> Pose:
+                             where: str = "frame", coordinates: str = "auto") -> Pose:
     """One OpenPose JSON frame to a Pose.
 
     Args:
@@ -94,6 +102,8 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
         canvas_size: (width, height) for frames that carry no canvas size
             (OpenPose's own output files don't).
         where: how error messages name this frame.
+        coordinates: "pixels", "normalised" (fractions of the canvas), or "auto":
+            normalised when nearly all of the frame's points lie within 0..1.
     """
     if not isinstance(frame, Mapping):
         raise PoseError(f"{where}: expected an object with 'people', got {type(frame).__name__}")
@@ -117,7 +127,11 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
     if len(people) > MAX_PEOPLE:
         raise PoseError(f"{where}: {len(people)} people, more than the {MAX_PEOPLE} a frame may hold")
 
-    scale = (width, height, 1.0) if _frame_is_normalised(people, where) else (1.0, 1.0, 1.0)
+    if coordinates not in COORDINATES:
+        raise PoseError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    present = _present_coordinates(people, where)
+    normalised = _looks_normalised(present) if coordinates == "auto" else coordinates == "normalised"
+    scale = (width, height, 1.0) if normalised else (1.0, 1.0, 1.0)
     bodies, extras = [], []
     for i, person in enumerate(people):
         who = f"{where}, person {i}"
@@ -141,8 +155,15 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
     return Pose(np.stack(bodies), width, height, tuple(extras))
 
 
-def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = None) -> list[Pose]:
-    """A POSE_KEYPOINT value (list of frames), a single frame, or their JSON text, to a list of Poses."""
+def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = None,
+                             coordinates: str = "auto") -> list[Pose]:
+    """A POSE_KEYPOINT value (list of frames), a single frame, or their JSON text, to a list of Poses.
+
+    ``coordinates`` is as ``pose_from_openpose_frame`` takes it, except that "auto"
+    decides once for the whole sequence from all its frames' points, so that one
+    frame with a hand off the canvas, or one tiny frame, is not read in the other
+    convention than its neighbours.
+    """
     if isinstance(data, (str, bytes)):
         data = parse_json(data, "pose JSON", PoseError)
     frames = [data] if isinstance(data, Mapping) else data
@@ -150,7 +171,18 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
         raise PoseError(f"pose data must be a frame object or a list of frames, got {type(data).__name__}")
     if len(frames) > MAX_FRAMES:
         raise PoseError(f"pose data holds {len(frames)} frames, more than the {MAX_FRAMES} a sequence may hold")
-    return [pose_from_openpose_frame(frame, canvas_size, where=f"frame {i}") for i, frame in enumerate(frames)]
+    if coordinates == "auto":
+        present = []
+        for i, frame in enumerate(frames):
+            people = frame.get("people") if isinstance(frame, Mapping) else None
+            if isinstance(people, list):  # anything else is named when the frame is read
+                if len(people) > MAX_PEOPLE:
+                    raise PoseError(f"frame {i}: {len(people)} people, more than the {MAX_PEOPLE} a frame may hold")
+                present.append(_present_coordinates(people, f"frame {i}"))
+        points = np.concatenate(present) if present else np.zeros((0, 2))
+        coordinates = "normalised" if _looks_normalised(points) else "pixels"
+    return [pose_from_openpose_frame(frame, canvas_size, where=f"frame {i}", coordinates=coordinates)
+            for i, frame in enumerate(frames)]
 
 
 def _flat(points: np.ndarray, scale: np.ndarray) -> list[float]:

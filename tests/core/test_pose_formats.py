@@ -149,3 +149,32 @@ def test_pose_json_sizes_are_bounded_with_clear_errors(frame, message):
 def test_a_sequence_longer_than_the_bound_is_refused_before_any_frame_is_read():
     with pytest.raises(PoseError, match="20001 frames, more than the 20000"):
         poses_from_openpose_json([None] * 20_001)
+
+
+def _frame(points, width=100, height=200):
+    return {"people": [{"pose_keypoints_2d": [v for x, y in points for v in (x, y, 1.0)]}],
+            "canvas_width": width, "canvas_height": height}
+
+
+def test_one_convention_for_the_whole_sequence_decided_from_all_its_frames():
+    standing = [(0.5, 0.1 + 0.04 * i) for i in range(18)]
+    reaching = standing[:7] + [(2.1, 0.3)] + standing[8:]  # a hand well off the canvas, in fractions
+    poses = poses_from_openpose_json([_frame(standing), _frame(reaching)])
+    assert poses[1].keypoints[0, 7, :2].tolist() == pytest.approx([210, 60])  # read as normalised too
+    assert poses[1].keypoints[0, 0, :2].tolist() == pytest.approx([50, 20])
+
+    walking = [(40 + i, 30 + 5 * i) for i in range(18)]
+    tiny = [(1.0 + 0.05 * i, 1.5) for i in range(18)]  # a frame whose pixel points all lie within 2 px
+    poses = poses_from_openpose_json([_frame(walking), _frame(walking), _frame(tiny)])
+    assert poses[2].keypoints[0, 4, :2].tolist() == pytest.approx([1.2, 1.5])  # stays in pixels
+
+
+def test_the_convention_can_be_chosen():
+    standing = [(0.5, 0.1 + 0.04 * i) for i in range(18)]
+    as_pixels = poses_from_openpose_json([_frame(standing)], coordinates="pixels")[0]
+    assert as_pixels.keypoints[0, 1, :2].tolist() == pytest.approx([0.5, 0.14])
+    walking = [(40 + i, 30 + 5 * i) for i in range(18)]
+    as_fractions = poses_from_openpose_json([_frame(walking, 10, 10)], coordinates="normalised")[0]
+    assert as_fractions.keypoints[0, 0, :2].tolist() == pytest.approx([400, 300])
+    with pytest.raises(PoseError, match="coordinates must be one of"):
+        poses_from_openpose_json([_frame(walking)], coordinates="inches")

@@ -451,6 +451,20 @@ FORMAT_CASES = {
         {"people": [{"pose_keypoints_2d": [float(v) for i in range(33) for v in (40 + i, 60 + i, 0.8)]}], "canvas_width": 128, "canvas_height": 128}
     ],
     "nobody": [{"people": [], "canvas_width": 32, "canvas_height": 32}],
+    "normalised sequence, a hand off the canvas in one frame": [
+        {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in (0.5, 0.05 * i, 1)]}],
+         "canvas_width": 100, "canvas_height": 200},
+        {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in ((2.1 if i == 7 else 0.5), 0.05 * i, 1)]}],
+         "canvas_width": 100, "canvas_height": 200},
+    ],
+    "pixel sequence with a tiny frame": [
+        {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in (40 + i, 30 + 5 * i, 1)]}],
+         "canvas_width": 100, "canvas_height": 200},
+        {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in (40 + i, 30 + 5 * i, 1)]}],
+         "canvas_width": 100, "canvas_height": 200},
+        {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in (1 + 0.05 * i, 1.5, 1)]}],
+         "canvas_width": 100, "canvas_height": 200},
+    ],
 }
 
 

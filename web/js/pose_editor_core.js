@@ -55,9 +55,12 @@ const FLIP_EXTRA_NAMES = Object.freeze({
   hand_left_keypoints_2d: "hand_right_keypoints_2d",
   hand_right_keypoints_2d: "hand_left_keypoints_2d",
 });
-// A frame whose present coordinates are all at most this is normalised to 0..1
-// (the same rule as rptgan_core.pose.poses_from_openpose_json).
-const NORMALISED_LIMIT = 2.0;
+// A sequence is normalised to 0..1 when at least NORMALISED_SHARE of all its frames'
+// present coordinates lie within +-NORMALISED_LIMIT (the same rule as
+// rptgan_core.pose.poses_from_openpose_json): a hand off the canvas in one frame
+// does not flip that frame to pixels.
+const NORMALISED_LIMIT = 1.05;
+const NORMALISED_SHARE = 0.9;
 // BODY_25 index of each of the 18 keypoints (mid-hip and feet dropped).
 const BODY25_TO_OPENPOSE18 = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
 // BlazePose-33 landmark of each of the 18 keypoints; the neck (null) is the shoulders' midpoint.
@@ -159,13 +162,27 @@ function parseFrame(frame, where, canvasSize) {
     return { body: bodyTo18(triples(person[BODY_FIELD], who, BODY_FIELD), who), extras };
   });
 
-  let largest = -Infinity;
-  for (const person of raw) {
+  return { width, height, raw };
+}
+
+/** [within, total]: how many present coordinates of a parsed frame lie within NORMALISED_LIMIT. */
+function normalisedCount(frame) {
+  let within = 0;
+  let total = 0;
+  for (const person of frame.raw) {
     for (const points of [person.body, ...Object.values(person.extras)]) {
-      for (const [x, y, c] of points) if (c > 0) largest = Math.max(largest, x, y);
+      for (const [x, y, c] of points) {
+        if (c > 0) {
+          total += 2;
+          within += (Math.abs(x) <= NORMALISED_LIMIT) + (Math.abs(y) <= NORMALISED_LIMIT);
+        }
+      }
     }
   }
-  const normalised = largest !== -Infinity && largest <= NORMALISED_LIMIT;
+  return [within, total];
+}
+
+function scaledFrame({ width, height, raw }, normalised) {
   const sx = normalised ? width : 1;
   const sy = normalised ? height : 1;
   const scale = (points) => points.map(([x, y, c]) => cleanPoint(x * sx, y * sy, c));
@@ -194,7 +211,16 @@ export function parsePoseKeypoint(value, canvasSize = null) {
   }
   const frames = Array.isArray(data) ? data : (data !== null && typeof data === "object" ? [data] : null);
   if (!frames) throw new PoseFormatError("pose data must be a frame object or a list of frames");
-  return frames.map((frame, i) => parseFrame(frame, `frame ${i}`, canvasSize));
+  const parsed = frames.map((frame, i) => parseFrame(frame, `frame ${i}`, canvasSize));
+  let within = 0;
+  let total = 0;
+  for (const frame of parsed) {
+    const [w, t] = normalisedCount(frame);
+    within += w;
+    total += t;
+  }
+  const normalised = total > 0 && within >= NORMALISED_SHARE * total;
+  return parsed.map((frame) => scaledFrame(frame, normalised));
 }
 
 /**
