@@ -22,12 +22,14 @@ import shutil
 import tempfile
 from typing import Callable
 
+from rptgan_core import imageio
+
 MODEL_FOLDER = "rptgan"
 UPSCALE_FOLDER = "upscale_models"
 CHECKPOINT_EXTENSIONS = {".safetensors"}
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACK_CHECKPOINTS = os.path.join(PACK_DIR, "checkpoints")
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+IMAGE_EXTENSIONS = set(imageio.IMAGE_EXTENSIONS)
 POSE_EXTENSIONS = {".json"}
 
 

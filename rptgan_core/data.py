@@ -35,9 +35,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
 from .augment import AugmentConfig, augment_input, should_flip
+from .imageio import IMAGE_EXTENSIONS
 from .pose import Letterbox, Pose, PoseError, poses_from_openpose_json, read_patn_annotations
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IDENTITY_SCHEMES = ("auto", "deepfashion", "prefix", "folder")
 _DEEPFASHION_ID = re.compile(r"id_?(\d{8})")
 _SYNTHETIC_MARKER = "SYNTHETIC.json"

@@ -34,7 +34,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .data import IMAGE_EXTENSIONS, DatasetError
+from .data import DatasetError
+from .imageio import IMAGE_EXTENSIONS
 from .metrics import deepfashion_pad, masked_ssim, ssim
 from .pose import Pose, draw_skeleton
 
