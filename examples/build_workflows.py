@@ -64,8 +64,10 @@ WORKFLOWS = [
         [
             Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
                                                "margin": 0.15, "transparency": "keep colours"}),
-            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": SEQUENCE, "canvas_width": 96, "canvas_height": 128}),
-            Node(7, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128},
+            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": SEQUENCE, "canvas_width": 96, "canvas_height": 128,
+                                                 "coordinates": "auto"}),
+            Node(7, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128,
+                                                 "coordinates": "auto"},
                  title="Source pose"),
             Node(3, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(2), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "pose canvas",
@@ -83,7 +85,8 @@ WORKFLOWS = [
         [
             Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
                                                "margin": 0.15, "transparency": "keep colours"}),
-            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128}),
+            Node(2, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128,
+                                                 "coordinates": "auto"}),
             Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": False, "scale": 1.0, "rotate": 0.0,
                                         "translate_x": 0.0, "translate_y": 0.0, "limb": "left_arm",
                                         "limb_angle": -110.0, "keypoint": "none", "keypoint_action": "set",

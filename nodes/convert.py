@@ -64,15 +64,17 @@ def image_to_uint8(image: torch.Tensor, index: int) -> np.ndarray:
     return (image[index].detach().float().cpu().clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 
-def poses_from_keypoints(value: Any, name: str = "pose", canvas_size: tuple[int, int] | None = None) -> list[Pose]:
+def poses_from_keypoints(value: Any, name: str = "pose", canvas_size: tuple[int, int] | None = None,
+                         coordinates: str = "auto") -> list[Pose]:
     """A POSE_KEYPOINT value (list of frames, one frame, or JSON text) to Poses.
 
-    ``canvas_size`` (width, height) is used for frames without canvas_width/height.
+    ``canvas_size`` (width, height) is used for frames without canvas_width/height;
+    ``coordinates`` as ``rptgan_core.pose.poses_from_openpose_json`` takes it.
     """
     if value is None:
         raise NodeInputError(f"{name}: no pose given")
     try:
-        poses = poses_from_openpose_json(value, canvas_size)
+        poses = poses_from_openpose_json(value, canvas_size, coordinates)
     except PoseError as error:
         raise NodeInputError(f"{name}: {error}") from None
     if not poses:

@@ -12,6 +12,7 @@ from rptgan_core.framing import CropBox, aspect_box, crop_to_box, person_box
 from rptgan_core.imageio import ImageLoadError, load_image
 from rptgan_core.jsonio import read_json_file
 from rptgan_core.pose import Pose, draw_skeleton
+from rptgan_core.pose.formats import COORDINATES
 
 from . import comfy_compat, estimators
 from .convert import NodeInputError, image_to_chw, poses_from_keypoints, poses_to_keypoints
@@ -172,7 +173,12 @@ class LoadPoseKeypoints:
                                          "tooltip": "canvas for frames that do not state their size"}),
                 "canvas_height": ("INT", {"default": 512, "min": 8, "max": 16384,
                                           "tooltip": "canvas for frames that do not state their size"}),
-            }
+            },
+            "optional": {
+                "coordinates": (list(COORDINATES), {
+                    "default": "auto", "tooltip": "auto: fractions of the canvas when nearly all of the file's "
+                                                  "points lie within 0..1, else pixels; or say which"}),
+            },
         }
 
     @classmethod
@@ -183,8 +189,8 @@ class LoadPoseKeypoints:
     def IS_CHANGED(cls, pose_file, **_):
         return comfy_compat.input_file_version(pose_file, "pose file")
 
-    def load(self, pose_file: str, canvas_width: int = 512, canvas_height: int = 512):
+    def load(self, pose_file: str, canvas_width: int = 512, canvas_height: int = 512, coordinates: str = "auto"):
         path = comfy_compat.resolve_input_file(pose_file, "pose file")
         data = read_json_file(path, f"pose_file: {pose_file!r}", NodeInputError)
-        poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height))
+        poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height), coordinates)
         return (poses_to_keypoints(poses), pose_preview(poses), len(poses))

@@ -138,3 +138,16 @@ def test_a_long_sequence_on_a_large_canvas_previews_smaller_instead_of_allocatin
     pose, preview, count = nodes["RPTGAN_LoadPoseKeypoints"]().load("long.json")
     assert count == 200 and len(pose) == 200
     assert preview.numel() * 4 <= 2**30 and preview.shape[1] == preview.shape[2] > 100
+
+
+def test_load_pose_keypoints_takes_the_coordinate_convention_it_is_told(nodes, folders):
+    frame = {"people": [{"pose_keypoints_2d": [v for i in range(18) for v in (0.5, 0.05 * i, 1)]}],
+             "canvas_width": 100, "canvas_height": 200}
+    (folders["input"] / "fractions.json").write_text(json.dumps([frame]))
+    node = nodes["RPTGAN_LoadPoseKeypoints"]()
+    assert "coordinates" in node.INPUT_TYPES()["optional"]
+    auto, _, _ = node.load("fractions.json")
+    pixels, _, _ = node.load("fractions.json", coordinates="pixels")
+    as_read = lambda pose: np.asarray(pose[0]["people"][0]["pose_keypoints_2d"]).reshape(18, 3)  # noqa: E731
+    # the node writes normalised POSE_KEYPOINT: read as fractions the point stays 0.5; as pixels it is 0.5 px
+    assert as_read(auto)[3, 0] == pytest.approx(0.5) and as_read(pixels)[3, 0] == pytest.approx(0.005)

@@ -238,4 +238,5 @@ return node.widgets.map(w => [w.name, w.serialize !== false]);""")
     _wait(browser, "return window.rptganPoseNode.widgets.find(w => w.name === 'pose_file').value === arguments[0]",
           30, "the uploaded file in the pose_file dropdown", pose.name)
     assert (comfyui["base"] / "input" / pose.name).read_text() == pose.read_text()
-    assert browser.execute_script("return window.rptganPoseNode.serialize().widgets_values") == [pose.name, 512, 512]
+    saved = browser.execute_script("return window.rptganPoseNode.serialize().widgets_values")
+    assert saved == [pose.name, 512, 512, "auto"]
