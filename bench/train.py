@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from rptgan_core.augment import AugmentConfig
 from rptgan_core.config import get_config
 from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split
-from rptgan_core.inference import cpu_has_native_bf16
+from rptgan_core.inference import has_native_bf16
 from rptgan_core.losses import LossConfig
 from rptgan_core.networks import build_discriminator, build_generator
 from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset
@@ -114,7 +114,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as root:
         for device in devices:
-            native_bf16 = cpu_has_native_bf16() if device == "cpu" else torch.cuda.is_bf16_supported()
+            native_bf16 = has_native_bf16(torch.device(device))
             for size in args.sizes:
                 for precision in ["no"] + (["bf16"] if native_bf16 else []):
                     row = bench_size(size, device, precision, args, root, gan_step)

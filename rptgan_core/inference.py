@@ -43,17 +43,23 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def has_native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU with bf16 support, or a CPU
+    as ``cpu_has_native_bf16`` finds it; False for anything else."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """"auto" is bfloat16 where the device computes it natively (CUDA with bf16 support, a
-    CPU with native bf16), float16 on other CUDA GPUs, and float32 elsewhere."""
+    """"auto" is bfloat16 where the device computes it natively (``has_native_bf16``),
+    float16 on other CUDA GPUs, and float32 elsewhere."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and cpu_has_native_bf16():
+        if has_native_bf16(device):
             return torch.bfloat16
-        return torch.float32
+        return torch.float16 if device.type == "cuda" else torch.float32
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be 'auto' or one of {sorted(_DTYPES)}, got {dtype!r}")
     return _DTYPES[dtype]

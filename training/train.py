@@ -48,15 +48,9 @@ from tqdm.auto import tqdm  # noqa: E402
 from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
-from rptgan_core.inference import cpu_has_native_bf16  # noqa: E402
+from rptgan_core.inference import has_native_bf16  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
-from rptgan_core.losses import (  # noqa: E402
-    LossConfig,
-    build_perceptual,
-    discriminator_loss,
-    generator_loss,
-    warp_loss,
-)
+from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E402
@@ -215,8 +209,8 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     options: dict[str, Any] = {"gradient_accumulation_steps": config.gradient_accumulation,
                                "log_with": tracker, "project_dir": config.output_dir}
     if config.mixed_precision == "auto":
-        native = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_native_bf16()
-        options["mixed_precision"] = "bf16" if native else "no"
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        options["mixed_precision"] = "bf16" if has_native_bf16(device) else "no"
     elif config.mixed_precision is not None:
         options["mixed_precision"] = config.mixed_precision
     # Several processes without a GPU (torchrun, or a cluster launcher): accelerate forms

@@ -144,11 +144,13 @@ def test_a_single_cpu_process_computes_with_every_core_whatever_the_launcher_set
 def test_mixed_precision_auto_is_bf16_only_where_the_cpu_computes_it(load_script, monkeypatch):
     from accelerate.state import AcceleratorState
 
+    from rptgan_core import inference
+
     train = load_script("train")
     config = train.build_config(train.parse_args(["--preset", "synthetic-flow"]))
     assert config.mixed_precision == "auto"
     for native, expected in ((True, "bf16"), (False, "no")):
-        monkeypatch.setattr(train, "cpu_has_native_bf16", lambda native=native: native)
+        monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda native=native: native)
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         AcceleratorState._reset_state(reset_partial_state=True)
         assert train.make_accelerator(config).mixed_precision == expected
