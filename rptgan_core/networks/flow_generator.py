@@ -132,7 +132,9 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
     # across are affine in x and y, so every term is built from per-row and per-column
     # pieces: no per-point coordinate tensors.
     length2 = (vt * vt).sum(-1).clamp_min(1.0)  # (B, S); missing segments stay finite (and unused)
+    inverse = (1 / length2)[..., None, None]
     d0, dv = s0 - t0, vs - vt
+    perp_dv = torch.stack([-dv[..., 1], dv[..., 0]], dim=-1)
     reach = torch.tensor([limb_reach if i < _LIMB_SEGMENTS else 1 / 20 for i in range(len(PRIOR_SEGMENTS))],
                          device=source.device)
     falloff = (length2 / (2 * (reach * height) ** 2))[..., None, None]  # (B, S, 1, 1)
@@ -144,18 +146,14 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
         gx = (torch.arange(w, device=source.device, dtype=torch.float32) + 0.5) * width / w - 0.5
         rel_x = gx[None, None, None, :] - t0[..., 0, None, None]  # (B, S, 1, w)
         rel_y = gy[None, None, :, None] - t0[..., 1, None, None]  # (B, S, h, 1)
-        inverse = (1 / length2)[..., None, None]
         along = (rel_x * vt[..., 0, None, None] + rel_y * vt[..., 1, None, None]) * inverse  # (B, S, h, w)
         across = (rel_y * vt[..., 0, None, None] - rel_x * vt[..., 1, None, None]) * inverse
         beyond = along - along.clamp(0, 1)
         weight = torch.exp(-(beyond * beyond + across * across) * falloff)  # (B, S, h, w)
         weight = weight * weight_valid[..., None, None]
-        weight_along, weight_across = weight * along, weight * across
-        shift_x = (torch.einsum("bshw,bs->bhw", weight, d0[..., 0]) + torch.einsum("bshw,bs->bhw", weight_along, dv[..., 0])
-                   - torch.einsum("bshw,bs->bhw", weight_across, dv[..., 1]))
-        shift_y = (torch.einsum("bshw,bs->bhw", weight, d0[..., 1]) + torch.einsum("bshw,bs->bhw", weight_along, dv[..., 1])
-                   + torch.einsum("bshw,bs->bhw", weight_across, dv[..., 0]))
-        shift = torch.stack([shift_x, shift_y], dim=1) / (weight.sum(1, keepdim=True) + _BACKGROUND_WEIGHT)
+        shift = (torch.einsum("bshw,bsc->bchw", weight, d0) + torch.einsum("bshw,bsc->bchw", weight * along, dv)
+                 + torch.einsum("bshw,bsc->bchw", weight * across, perp_dv))
+        shift = shift / (weight.sum(1, keepdim=True) + _BACKGROUND_WEIGHT)
         if not torch.isfinite(shift).all():
             raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
         flows.append((shift * scale.view(1, 2, 1, 1)).to(source_maps.dtype))
