@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -37,8 +38,7 @@ MAX_EXTRA_POINTS = 1_000  # face (70) and hands (21) are far fewer
 _EXTRA_FIELDS = ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
 
 
-def _body_from_flat(values: Sequence[float] | None, where: str, width: int, height: int) -> Pose:
-    # comfyui_controlnet_aux writes None for a body part it did not detect.
+def _body_from_flat(values: np.ndarray | None, where: str, width: int, height: int) -> Pose:
     if values is None:
         return Pose(np.zeros((NUM_KEYPOINTS, 3), np.float32), width, height)
     flat = np.asarray(values, dtype=np.float32)
@@ -67,44 +67,31 @@ def _numbers(values, what: str, limit: int) -> np.ndarray:
         raise PoseError(f"{what} must be a flat list of numbers") from None
 
 
-def _present_coordinates(people: list, where: str) -> np.ndarray:
-    """(N, 2) x, y of every present point (confidence > 0) of a frame's people, body and extras."""
-    coordinates = [np.zeros((0, 2))]
-    for i, person in enumerate(people):
-        if not isinstance(person, Mapping):
-            continue  # the caller names it
-        for name in (_BODY_FIELD, *_EXTRA_FIELDS):
-            values = person.get(name)
-            if values:
-                flat = _numbers(values, f"{where}, person {i}: {name}", 3 * MAX_EXTRA_POINTS)
-                if flat.size % 3 == 0:
+@dataclass(frozen=True)
+class _ReadFrame:
+    """A frame's canvas and, per person, its body and extra fields as flat number arrays
+    (None for a body OpenPose left out), checked but not yet scaled."""
+
+    width: int
+    height: int
+    people: list[dict[str, np.ndarray | None]]
+    where: str
+
+    def present_coordinates(self) -> np.ndarray:
+        """(N, 2) x, y of every present point (confidence > 0), body and extras."""
+        coordinates = [np.zeros((0, 2))]
+        for person in self.people:
+            for flat in person.values():
+                if flat is not None and flat.size % 3 == 0:
                     points = flat.reshape(-1, 3)
                     coordinates.append(points[points[:, 2] > 0, :2])
-    present = np.concatenate(coordinates)
-    if not np.isfinite(present).all():
-        raise PoseError(f"{where}: keypoints contain NaN or infinity")
-    return present
+        present = np.concatenate(coordinates)
+        if not np.isfinite(present).all():
+            raise PoseError(f"{self.where}: keypoints contain NaN or infinity")
+        return present
 
 
-def _looks_normalised(present: np.ndarray) -> bool:
-    """Whether coordinates are fractions of the canvas: nearly all of them within 0..1 (a
-    hand or a foot may reach a little off the canvas). No real pose in pixels fits in
-    a 1x1 pixel square, and a normalised one lies almost all inside it."""
-    return len(present) > 0 and float(np.mean(np.abs(present) <= _NORMALISED_LIMIT)) >= _NORMALISED_SHARE
-
-
-def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, int] | None = None,
-                             where: str = "frame", coordinates: str = "auto") -> Pose:
-    """One OpenPose JSON frame to a Pose.
-
-    Args:
-        frame: ``{"people": [...], "canvas_width": W, "canvas_height": H}``.
-        canvas_size: (width, height) for frames that carry no canvas size
-            (OpenPose's own output files don't).
-        where: how error messages name this frame.
-        coordinates: "pixels", "normalised" (fractions of the canvas), or "auto":
-            normalised when nearly all of the frame's points lie within 0..1.
-    """
+def _read_frame(frame: Mapping[str, Any], canvas_size: tuple[int, int] | None, where: str) -> _ReadFrame:
     if not isinstance(frame, Mapping):
         raise PoseError(f"{where}: expected an object with 'people', got {type(frame).__name__}")
     width, height = frame.get("canvas_width"), frame.get("canvas_height")
@@ -126,33 +113,72 @@ def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, i
         raise PoseError(f"{where}: 'people' must be a list, got {type(people).__name__}")
     if len(people) > MAX_PEOPLE:
         raise PoseError(f"{where}: {len(people)} people, more than the {MAX_PEOPLE} a frame may hold")
-
-    if coordinates not in COORDINATES:
-        raise PoseError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    present = _present_coordinates(people, where)
-    normalised = _looks_normalised(present) if coordinates == "auto" else coordinates == "normalised"
-    scale = (width, height, 1.0) if normalised else (1.0, 1.0, 1.0)
-    bodies, extras = [], []
+    read = []
     for i, person in enumerate(people):
         who = f"{where}, person {i}"
         if not isinstance(person, Mapping):
             raise PoseError(f"{who}: expected an object, got {type(person).__name__}")
-        body = _body_from_flat(person.get(_BODY_FIELD), who, width, height)
-        keypoints = body.keypoints[0] * np.asarray(scale, np.float32)
+        # comfyui_controlnet_aux writes None for a body part it did not detect.
+        body = person.get(_BODY_FIELD)
+        fields = {_BODY_FIELD: None if body is None else _numbers(body, f"{who}: {_BODY_FIELD}", 3 * MAX_EXTRA_POINTS)}
+        for name in _EXTRA_FIELDS:
+            values = person.get(name)
+            if values:
+                fields[name] = _numbers(values, f"{who}: {name}", 3 * MAX_EXTRA_POINTS)
+        read.append(fields)
+    return _ReadFrame(width, height, read, where)
+
+
+def _looks_normalised(present: np.ndarray) -> bool:
+    """Whether coordinates are fractions of the canvas: nearly all of them within 0..1 (a
+    hand or a foot may reach a little off the canvas). No real pose in pixels fits in
+    a 1x1 pixel square, and a normalised one lies almost all inside it."""
+    return len(present) > 0 and float(np.mean(np.abs(present) <= _NORMALISED_LIMIT)) >= _NORMALISED_SHARE
+
+
+def _check_coordinates(coordinates: str) -> None:
+    if coordinates not in COORDINATES:
+        raise PoseError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+
+
+def _pose_from_read(read: _ReadFrame, normalised: bool) -> Pose:
+    width, height = read.width, read.height
+    scale = np.asarray((width, height, 1.0) if normalised else (1.0, 1.0, 1.0), np.float32)
+    bodies, extras = [], []
+    for i, fields in enumerate(read.people):
+        who = f"{read.where}, person {i}"
+        keypoints = _body_from_flat(fields[_BODY_FIELD], who, width, height).keypoints[0] * scale
         keypoints[keypoints[:, 2] <= 0] = 0.0
         bodies.append(keypoints)
         person_extras = {}
         for name in _EXTRA_FIELDS:
-            values = person.get(name)
-            if values:
-                flat = _numbers(values, f"{who}: {name}", 3 * MAX_EXTRA_POINTS).astype(np.float32)
+            if name in fields:
+                flat = fields[name].astype(np.float32)
                 if flat.size % 3:
                     raise PoseError(f"{who}: {name} has {flat.size} numbers, not a multiple of 3")
-                person_extras[name] = flat.reshape(-1, 3) * np.asarray(scale, np.float32)
+                person_extras[name] = flat.reshape(-1, 3) * scale
         extras.append(person_extras)
     if not bodies:
         return Pose.empty(width, height)
     return Pose(np.stack(bodies), width, height, tuple(extras))
+
+
+def pose_from_openpose_frame(frame: Mapping[str, Any], canvas_size: tuple[int, int] | None = None,
+                             where: str = "frame", coordinates: str = "auto") -> Pose:
+    """One OpenPose JSON frame to a Pose.
+
+    Args:
+        frame: ``{"people": [...], "canvas_width": W, "canvas_height": H}``.
+        canvas_size: (width, height) for frames that carry no canvas size
+            (OpenPose's own output files don't).
+        where: how error messages name this frame.
+        coordinates: "pixels", "normalised" (fractions of the canvas), or "auto":
+            normalised when nearly all of the frame's points lie within 0..1.
+    """
+    _check_coordinates(coordinates)
+    read = _read_frame(frame, canvas_size, where)
+    present = read.present_coordinates()
+    return _pose_from_read(read, _looks_normalised(present) if coordinates == "auto" else coordinates == "normalised")
 
 
 def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = None,
@@ -164,6 +190,7 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
     frame with a hand off the canvas, or one tiny frame, is not read in the other
     convention than its neighbours.
     """
+    _check_coordinates(coordinates)
     if isinstance(data, (str, bytes)):
         data = parse_json(data, "pose JSON", PoseError)
     frames = [data] if isinstance(data, Mapping) else data
@@ -171,18 +198,10 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
         raise PoseError(f"pose data must be a frame object or a list of frames, got {type(data).__name__}")
     if len(frames) > MAX_FRAMES:
         raise PoseError(f"pose data holds {len(frames)} frames, more than the {MAX_FRAMES} a sequence may hold")
-    if coordinates == "auto":
-        present = []
-        for i, frame in enumerate(frames):
-            people = frame.get("people") if isinstance(frame, Mapping) else None
-            if isinstance(people, list):  # anything else is named when the frame is read
-                if len(people) > MAX_PEOPLE:
-                    raise PoseError(f"frame {i}: {len(people)} people, more than the {MAX_PEOPLE} a frame may hold")
-                present.append(_present_coordinates(people, f"frame {i}"))
-        points = np.concatenate(present) if present else np.zeros((0, 2))
-        coordinates = "normalised" if _looks_normalised(points) else "pixels"
-    return [pose_from_openpose_frame(frame, canvas_size, where=f"frame {i}", coordinates=coordinates)
-            for i, frame in enumerate(frames)]
+    read = [_read_frame(frame, canvas_size, f"frame {i}") for i, frame in enumerate(frames)]
+    present = np.concatenate([np.zeros((0, 2))] + [frame.present_coordinates() for frame in read])
+    normalised = _looks_normalised(present) if coordinates == "auto" else coordinates == "normalised"
+    return [_pose_from_read(frame, normalised) for frame in read]
 
 
 def _flat(points: np.ndarray, scale: np.ndarray) -> list[float]:
