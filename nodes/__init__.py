@@ -7,6 +7,7 @@ rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
 from .comfy_compat import place_example_inputs, register_model_folders
 from .loaders import LoadPersonImage, LoadPoseKeypoints
 from .pose_nodes import EditPose, EstimatePose
+from .sequences import PoseKeyframes, PoseLibrary, SavePoseToLibrary
 from .transfer import CheckpointLoader, PoseTransfer
 from .upscale import Upscale
 
@@ -15,6 +16,9 @@ NODE_CLASS_MAPPINGS = {
     "RPTGAN_LoadPoseKeypoints": LoadPoseKeypoints,
     "RPTGAN_EstimatePose": EstimatePose,
     "RPTGAN_EditPose": EditPose,
+    "RPTGAN_PoseLibrary": PoseLibrary,
+    "RPTGAN_SavePoseToLibrary": SavePoseToLibrary,
+    "RPTGAN_PoseKeyframes": PoseKeyframes,
     "RPTGAN_CheckpointLoader": CheckpointLoader,
     "RPTGAN_PoseTransfer": PoseTransfer,
     "RPTGAN_Upscale": Upscale,
@@ -25,6 +29,9 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "RPTGAN_LoadPoseKeypoints": "Load Pose Keypoints (RPT-GAN)",
     "RPTGAN_EstimatePose": "Estimate Pose (RPT-GAN)",
     "RPTGAN_EditPose": "Edit Pose (RPT-GAN)",
+    "RPTGAN_PoseLibrary": "Pose Library (RPT-GAN)",
+    "RPTGAN_SavePoseToLibrary": "Save Pose to Library (RPT-GAN)",
+    "RPTGAN_PoseKeyframes": "Pose Keyframes (RPT-GAN)",
     "RPTGAN_CheckpointLoader": "RPT-GAN Checkpoint Loader",
     "RPTGAN_PoseTransfer": "Pose Transfer GAN (RPT-GAN)",
     "RPTGAN_Upscale": "Upscale (RPT-GAN)",

@@ -69,6 +69,15 @@ def temp_directory() -> str:
     return directory
 
 
+def pose_library_directory() -> str:
+    """Where saved poses live: ``rptgan_poses`` in ComfyUI's user folder (the default user's, as the
+    frontend's own settings), else ``$RPTGAN_POSE_LIBRARY_DIR`` or ./rptgan_poses."""
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        return os.path.join(folder_paths.get_user_directory(), "default", "rptgan_poses")
+    return os.path.abspath(os.environ.get("RPTGAN_POSE_LIBRARY_DIR", "rptgan_poses"))
+
+
 EXAMPLE_INPUTS = os.path.join(PACK_DIR, "examples", "assets")
 
 

@@ -25,13 +25,14 @@ def nodes(pack):
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
     """Input, temp and model folders for the no-ComfyUI fallbacks."""
-    layout = {name: tmp_path / name for name in ("input", "temp", "models", "upscale")}
+    layout = {name: tmp_path / name for name in ("input", "temp", "models", "upscale", "poses")}
     for path in layout.values():
         path.mkdir()
     monkeypatch.setenv("RPTGAN_INPUT_DIR", str(layout["input"]))
     monkeypatch.setenv("RPTGAN_TEMP_DIR", str(layout["temp"]))
     monkeypatch.setenv("RPTGAN_MODELS_DIR", str(layout["models"]))
     monkeypatch.setenv("RPTGAN_UPSCALE_DIR", str(layout["upscale"]))
+    monkeypatch.setenv("RPTGAN_POSE_LIBRARY_DIR", str(layout["poses"]))
     return layout
 
 
