@@ -3,7 +3,8 @@
 ComfyUI imports this file when the pack sits in ComfyUI/custom_nodes/. It
 makes the bundled ``rptgan_core`` library importable, registers the
 models/rptgan folder, copies the example inputs into ComfyUI's input folder
-where they are missing, and exposes the node classes. Nothing heavy happens
+where they are missing, adds the pose editor's routes (/rptgan/...) to
+ComfyUI's server, and exposes the node classes. Nothing heavy happens
 here: networks, checkpoints and pose estimators load when a node first runs.
 """
 
@@ -40,9 +41,12 @@ def _use_bundled_core() -> None:
 
 _use_bundled_core()
 
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, place_example_inputs, register_model_folders  # noqa: E402
+from .nodes import (  # noqa: E402
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, place_example_inputs, register_model_folders, register_routes,
+)
 
 register_model_folders()
+register_routes()
 _copied = place_example_inputs()
 if _copied:
     logging.info("comfyui-rptgan: copied the example inputs %s into ComfyUI's input folder", ", ".join(_copied))

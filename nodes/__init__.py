@@ -7,6 +7,7 @@ rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
 from .comfy_compat import place_example_inputs, register_model_folders
 from .loaders import LoadPersonImage, LoadPoseKeypoints
 from .pose_nodes import EditPose, EstimatePose
+from .routes import register as register_routes
 from .sequences import PoseKeyframes, PoseLibrary, SavePoseToLibrary
 from .transfer import CheckpointLoader, PoseTransfer
 from .upscale import Upscale
@@ -37,4 +38,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "RPTGAN_Upscale": "Upscale (RPT-GAN)",
 }
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "place_example_inputs", "register_model_folders"]
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "place_example_inputs", "register_model_folders",
+           "register_routes"]

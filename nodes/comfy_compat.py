@@ -161,24 +161,30 @@ def model_path(folder: str, name: str) -> str:
 # input files ------------------------------------------------------------------
 
 
-def resolve_input_file(name: str, kind: str = "file") -> str:
-    """The path of ``name`` inside the input folder (subfolders allowed).
+def resolve_input_file(name: str, kind: str = "file", folder: str = "input") -> str:
+    """The path of ``name`` inside the input folder, or with ``folder="temp"`` the temp
+    folder (subfolders allowed).
 
     Raises InputFileError for absolute paths, names that climb out with ``..``
-    or through a link pointing elsewhere, and files that do not exist.
+    or through a link pointing elsewhere, NUL bytes, and files that do not exist.
     """
     if not isinstance(name, str) or not name.strip():
         raise InputFileError(f"no {kind} chosen")
-    base = os.path.realpath(input_directory())
-    if name.endswith(" [input]"):
-        name = name[: -len(" [input]")]
+    if "\x00" in name:
+        raise InputFileError(f"{kind} {name!r} contains a NUL byte; refused")
+    bases = {"input": input_directory, "temp": temp_directory}
+    if folder not in bases:
+        raise InputFileError(f"{kind}: folder {folder!r} is not one files can be read from (input or temp)")
+    base = os.path.realpath(bases[folder]())
+    if name.endswith(f" [{folder}]"):
+        name = name[: -len(f" [{folder}]")]
     if os.path.isabs(name) or os.path.splitdrive(name)[0]:
-        raise InputFileError(f"{kind} {name!r} is an absolute path; only files in the input folder can be loaded")
+        raise InputFileError(f"{kind} {name!r} is an absolute path; only files in the {folder} folder can be loaded")
     path = os.path.realpath(os.path.join(base, name))
     if os.path.commonpath([base, path]) != base:
-        raise InputFileError(f"{kind} {name!r} points outside the input folder {base}; refused")
+        raise InputFileError(f"{kind} {name!r} points outside the {folder} folder {base}; refused")
     if not os.path.isfile(path):
-        raise InputFileError(f"{kind} {name!r} not found in the input folder {base}")
+        raise InputFileError(f"{kind} {name!r} not found in the {folder} folder {base}")
     return path
 
 

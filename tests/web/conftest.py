@@ -78,11 +78,115 @@ def start_chromium(user_data_dir: str):
 STUB_SCRIPTS = REPO_ROOT / "tests" / "web" / "stubs" / "scripts"
 
 
+class StandInRoutes:
+    """The pack's /rptgan/ routes as the editor sees them, without a model: the preview
+    is the requested pose's skeleton drawn on grey (so a test can see where a limb went),
+    after ``delay`` seconds; the pose library is the real one, on a temporary folder.
+    ``requests`` logs every preview body."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.delay = 0.0
+        self.enabled = True
+        self.folder = tempfile.mkdtemp(prefix="rptgan-poses-")
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.delay = 0.0
+        self.enabled = True
+        self.running = self.most_at_once = 0
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.makedirs(self.folder)
+
+    def answer(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, str, bytes]:
+        import io
+        import json
+        import time
+        import urllib.parse
+
+        import numpy as np
+        from PIL import Image
+
+        from rptgan_core import pose_library
+        from rptgan_core.pose import Letterbox, draw_skeleton, poses_from_openpose_json
+
+        def reply(value, status=200):
+            return status, "application/json", json.dumps(value).encode()
+
+        if not self.enabled:
+            return reply({"error": "not found"}, 404)
+        if path == "/rptgan/models":
+            return reply({"checkpoints": ["stand-in.safetensors"]})
+        if path == "/rptgan/poses":
+            return reply({"builtin": list(pose_library.BUILTIN_NAMES), "saved": pose_library.saved_pose_names(self.folder)})
+        if path.startswith("/rptgan/poses/"):
+            name = urllib.parse.unquote(path[len("/rptgan/poses/"):])
+            try:
+                if method == "POST":
+                    pose_library.save_pose(name, poses_from_openpose_json(json.loads(body))[0], self.folder)
+                    return reply({"saved": name, "saved_names": pose_library.saved_pose_names(self.folder)})
+                pose = pose_library.load_pose(name, self.folder)
+            except Exception as error:  # the real route answers these as 400/404 with the message
+                return reply({"error": str(error)}, 400)
+            if "width" in query:
+                size = int(query["height"][0]), int(query["width"][0])
+                pose = Letterbox.fit((pose.height, pose.width), size).apply_pose(pose)
+            from rptgan_core.pose import poses_to_openpose_json
+            return reply(poses_to_openpose_json([pose], normalised=True))
+        if path == "/rptgan/preview" and method == "POST":
+            request = json.loads(body)
+            with self._lock:
+                self.requests.append(request)
+                self.running += 1
+                self.most_at_once = max(self.most_at_once, self.running)
+            time.sleep(self.delay)
+            with self._lock:
+                self.running -= 1
+            pose = poses_from_openpose_json(request["pose"])[0]
+            if pose.num_people == 0:
+                return reply({"error": "pose: frame 0 of 1 has no person (no visible keypoints)"}, 400)
+            canvas = np.full((pose.height, pose.width, 3), 60, np.uint8)
+            buffer = io.BytesIO()
+            Image.fromarray(draw_skeleton(pose, canvas)).save(buffer, format="PNG")
+            return 200, "image/png", buffer.getvalue()
+        return reply({"error": f"no route {path}"}, 404)
+
+
+STAND_IN = StandInRoutes()
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the repository, and /scripts/* (the ComfyUI frontend modules the
-    extension imports) from tests/web/stubs/scripts."""
+    """Serves the repository, /scripts/* (the ComfyUI frontend modules the
+    extension imports) from tests/web/stubs/scripts, and /rptgan/* from ``STAND_IN``."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+
+    def _stand_in(self, method: str) -> bool:
+        import urllib.parse
+
+        url = urllib.parse.urlsplit(self.path)
+        if not url.path.startswith("/rptgan/"):
+            return False
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, kind, content = STAND_IN.answer(method, url.path, urllib.parse.parse_qs(url.query), body)
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+        return True
+
+    def do_GET(self):
+        if not self._stand_in("GET"):
+            super().do_GET()
+
+    def do_POST(self):
+        if not self._stand_in("POST"):
+            self.send_error(404)
 
     def translate_path(self, path):
         if path.startswith("/scripts/"):
@@ -103,6 +207,14 @@ def static_server():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def stand_in():
+    """The stand-in /rptgan/ routes, fresh for each test."""
+    STAND_IN.reset()
+    yield STAND_IN
+    STAND_IN.reset()
 
 
 @pytest.fixture(scope="session")

@@ -84,9 +84,11 @@ def mannequin_data_url(people: list[np.ndarray], width: int = WIDTH, height: int
 class EditorPage:
     """The test page in the browser, seen the way a user and the node see it."""
 
-    def __init__(self, driver, base_url: str, width: int | None = None, height: int | None = None):
+    def __init__(self, driver, base_url: str, width: int | None = None, height: int | None = None,
+                 preview: str | None = None):
         self.driver = driver
-        query = "&".join(f"{k}={v}" for k, v in (("width", width), ("height", height)) if v)
+        query = "&".join(f"{k}={v}" for k, v in (("width", width), ("height", height), ("preview", preview))
+                         if v is not None)
         driver.get(f"{base_url}/tests/web/editor_page.html" + (f"?{query}" if query else ""))
         WebDriverWait(driver, 10).until(lambda d: d.execute_script("return Boolean(window.harness?.ready)"))
 
@@ -157,8 +159,13 @@ class EditorPage:
         builder = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"))
         return builder, builder.pointer_action
 
-    def drag(self, start: tuple[int, int], delta: tuple[int, int], steps: int = 6) -> None:
+    def drag(self, start: tuple[int, int], delta: tuple[int, int], steps: int = 6, step_ms: int | None = None) -> None:
+        """Press at ``start``, move by ``delta`` in ``steps`` moves (each taking ``step_ms``;
+        Selenium's 250 ms by default), release."""
         builder, pointer = self._pointer()
+        if step_ms is not None:
+            builder = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"), duration=step_ms)
+            pointer = builder.pointer_action
         pointer.move_to_location(*start).pointer_down()
         for i in range(1, steps + 1):
             pointer.move_to_location(start[0] + round(delta[0] * i / steps), start[1] + round(delta[1] * i / steps))
@@ -511,3 +518,130 @@ def test_core_rejects_bad_pose_json_with_a_clear_message(page, value, message):
         value,
     )
     assert error is not None and error.startswith("PoseFormatError") and message in error
+
+
+# live preview and pose library (web/js/pose_preview.js), against the stand-in routes ------------
+
+
+@pytest.fixture
+def preview_page(browser, static_server, console_errors, stand_in):
+    console_errors(browser)
+    editor = EditorPage(browser, static_server, preview="stand-in.safetensors")
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script(
+        "return document.querySelector('[data-action=\"library\"]').options.length > 1"))
+    yield editor
+    errors = [e for e in console_errors(browser) if "/rptgan/" not in e]  # refused requests log as errors
+    assert errors == [], "the page logged errors"
+
+
+def _preview_pixels(page: EditorPage) -> np.ndarray:
+    """The preview picture the editor holds, as (H, W, 3) uint8 from the stand-in's PNG."""
+    data = page.driver.execute_async_script(
+        "const done = arguments[0]; fetch(harness.editor.preview.url).then(r => r.arrayBuffer())"
+        ".then(b => done(Array.from(new Uint8Array(b))));")
+    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGB"))
+
+
+def _wait_idle(page: EditorPage, timeout: float = 10) -> None:
+    WebDriverWait(page.driver, timeout).until(lambda d: d.execute_script(
+        "return harness.preview.client.idle && Boolean(harness.editor.preview?.loaded)"))
+
+
+def test_preview_follows_a_drag_with_few_requests_and_the_newest_pose(preview_page, stand_in, artifacts):
+    page = preview_page
+    person = standing_person(88, 16, 226)
+    page.set_incoming([frame([person])])
+    _wait_idle(page)
+    assert len(stand_in.requests) == 1
+    first = stand_in.requests[0]
+    assert first["checkpoint"] == "stand-in.safetensors" and first["image"]["filename"] == "source.png"
+    np.testing.assert_allclose(poses_from_openpose_json(first["source_pose"])[0].keypoints[0], person, atol=0.02)
+    before = _preview_pixels(page)
+
+    # A slow drag (a move every 250 ms) on a slow model (300 ms): pictures arrive during the
+    # drag, one request at a time, moves made while the model works folded into the next one.
+    stand_in.delay = 0.3
+    wrist = KEYPOINT_INDEX["right_wrist"]
+    page.drag(page.joint_screen_point(0, wrist), (-30, -60), steps=8)
+    _wait_idle(page)
+    stats = page.js("return {...harness.preview.client.stats}")
+    moves = len(stand_in.requests) - 1
+    assert 2 <= moves < 8 and stats["shown"] >= 3, (moves, stats)
+    assert stand_in.most_at_once == 1
+    # A quick burst (8 moves in 80 ms): the pause before asking folds it into one or two requests.
+    count = len(stand_in.requests)
+    page.drag(page.joint_screen_point(0, wrist), (10, 10), steps=8, step_ms=10)
+    _wait_idle(page)
+    assert 1 <= len(stand_in.requests) - count <= 2
+    final = stored_keypoints(page)[0][0]
+    np.testing.assert_allclose(poses_from_openpose_json(stand_in.requests[-1]["pose"])[0].keypoints[0], final,
+                               atol=0.02)
+    after = _preview_pixels(page)
+    # the stand-in draws the requested skeleton: the picture changed where the forearm went, and only there
+    changed = np.abs(after.astype(int) - before.astype(int)).sum(-1) > 30
+    ys, xs = np.nonzero(changed)
+    assert changed.any()
+    x0, y0 = person[KEYPOINT_INDEX["right_elbow"], :2]
+    assert xs.min() >= min(x0, final[wrist, 0]) - 12 and ys.min() >= min(y0, final[wrist, 1]) - 12
+    page.screenshot(artifacts / "editor-preview.png")
+
+
+def test_preview_reports_refusals_and_can_be_turned_off(preview_page, stand_in):
+    page = preview_page
+    person = standing_person(88, 16, 226)
+    page.set_incoming([frame([person])])
+    _wait_idle(page)
+    page.press("remove-person")  # nobody left: the preview asks nothing and says why
+    WebDriverWait(page.driver, 5).until(
+        lambda d: "no person" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+    page.press("undo")
+    _wait_idle(page)
+    count = len(stand_in.requests)
+    page.choose("preview-model", "")
+    assert page.js("return harness.widget.previewChoice") == ""
+    page.drag(page.joint_screen_point(0, KEYPOINT_INDEX["left_knee"]), (15, 0))
+    assert len(stand_in.requests) == count and page.js("return harness.editor.preview") is None
+    page.js("window.harnessSource = null")
+    page.choose("preview-model", "stand-in.safetensors")
+    WebDriverWait(page.driver, 5).until(
+        lambda d: "no source image" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+
+
+def test_pose_library_in_the_editor(preview_page, stand_in):
+    from rptgan_core.pose import Letterbox
+    from rptgan_core.pose_library import builtin_pose
+
+    page = preview_page
+    page.set_incoming([frame([standing_person(88, 16, 226)]), frame([standing_person(70, 20, 200)], 96, 128)])
+    page.press("next-frame")
+    page.choose("library", "t_pose")
+    WebDriverWait(page.driver, 5).until(lambda d: page.stored != "")
+    stored = stored_keypoints(page)
+    expected = Letterbox.fit((256, 176), (128, 96)).apply_pose(builtin_pose("t_pose")).keypoints[0]
+    np.testing.assert_allclose(stored[1][0], expected, atol=0.05)  # fitted to the frame's own canvas
+    np.testing.assert_allclose(stored[0][0], standing_person(88, 16, 226), atol=STORED_TOLERANCE)  # frame 1 kept
+
+    page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').send_keys("my t")
+    page.press("save-pose")
+    WebDriverWait(page.driver, 5).until(lambda d: "saved" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+    assert os.listdir(stand_in.folder) == ["my t.json"]
+    options = page.js("return Array.from(document.querySelectorAll('[data-action=\"library\"] option')).map(o => o.value)")
+    assert "my t" in options
+    page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').clear()
+    page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').send_keys("standing")
+    page.press("save-pose")
+    WebDriverWait(page.driver, 5).until(lambda d: "built-in" in page.status())
+    page.press("undo")  # the library pose was one undoable edit: back to the incoming pose
+    assert page.stored == ""
+    np.testing.assert_allclose(np.asarray(page.shown_keypoints(1)[0]), standing_person(70, 20, 200), atol=1e-4)
+
+
+def test_without_the_routes_the_editor_is_the_plain_one(browser, static_server, stand_in, console_errors):
+    stand_in.enabled = False
+    console_errors(browser)
+    page = EditorPage(browser, static_server, preview="stand-in.safetensors")
+    page.set_incoming([frame([standing_person(88, 16, 226)])])
+    WebDriverWait(browser, 5).until(lambda d: "unavailable" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+    assert page.js("return getComputedStyle(document.querySelector('.rpe-library')).display") == "none"
+    page.drag(page.joint_screen_point(0, KEYPOINT_INDEX["left_knee"]), (15, 0))
+    assert page.stored != ""  # editing works as before

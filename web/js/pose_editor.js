@@ -7,16 +7,23 @@
 // (`rptgan_background`). If anything this relies on is missing, the editor
 // is not mounted, a console warning says why, and the node keeps its plain
 // widgets (the parametric edits and the raw `edited_pose` text).
+//
+// With the pack's routes on the server (/rptgan/...), the editor also shows
+// the source person re-posed by a chosen checkpoint while joints are dragged,
+// and a pose library; without them it is the plain editor. The chosen
+// checkpoint is kept in the node's properties, so it is saved with the workflow.
 
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createPoseEditor } from "./pose_editor_view.js";
+import { attachPreview } from "./pose_preview.js";
 
 const NODE_CLASS = "RPTGAN_EditPose";
 const VALUE_WIDGET = "edited_pose";
 const EDITOR_WIDGET = "pose_editor";
 const EDITOR_MIN_HEIGHT = 360;
 const NODE_MIN_WIDTH = 400;
+const PREVIEW_PROPERTY = "rptgan_preview_checkpoint";
 
 // The last ui message of each EditPose node this session, keyed by graph and
 // node id: ComfyUI's own undo and redo rebuild the nodes from the workflow, and
@@ -95,6 +102,27 @@ function mountEditor(node) {
   const minimum = node.computeSize?.() ?? [NODE_MIN_WIDTH, height];
   node.setSize?.([Math.max(width, minimum[0], NODE_MIN_WIDTH), Math.max(height, minimum[1])]);
 
+  let sourceImage = null; // the /view reference of the source image from the last run
+  let preview = null;
+  if (typeof api?.fetchApi === "function") {
+    preview = attachPreview(editor, {
+      post: (route, body) => api.fetchApi(route, { method: "POST", body, headers: { "Content-Type": "application/json" } }),
+      get: (route) => api.fetchApi(route),
+      source: () => sourceImage,
+      chosen: node.properties?.[PREVIEW_PROPERTY] ?? "",
+      onChoose(name) {
+        node.properties = node.properties ?? {};
+        node.properties[PREVIEW_PROPERTY] = name;
+        noteGraphChanged();
+      },
+    });
+  }
+  const onRemovedPreview = node.onRemoved;
+  node.onRemoved = function (...args) {
+    preview?.destroy();
+    return onRemovedPreview?.apply(this, args);
+  };
+
   editor.loadValue(valueWidget.value ?? "");
   // Only now that the editor works: the raw JSON stays in the workflow but
   // out of sight, the editor being its UI.
@@ -112,6 +140,8 @@ function mountEditor(node) {
       if (message?.rptgan_pose) editor.setIncomingFromUi(message.rptgan_pose);
       const image = message?.rptgan_background?.[0];
       editor.setBackground(image?.filename ? viewUrl(image) : null);
+      sourceImage = image?.filename ? image : null;
+      preview?.sourceChanged();
     },
   };
 }

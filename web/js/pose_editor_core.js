@@ -594,6 +594,28 @@ export class PoseEditorModel {
     this._commit();
   }
 
+  /**
+   * Replace the current frame's people with those of `value` (POSE_KEYPOINT or its JSON
+   * text; its first frame, e.g. a pose from the library). Points are scaled from that
+   * frame's canvas to this one's; undoable.
+   */
+  setFramePeople(value) {
+    const frame = this._requireFrame();
+    const [incoming] = parsePoseKeypoint(value);
+    const sx = frame.width / incoming.width;
+    const sy = frame.height / incoming.height;
+    const scale = (points) => points.map(([x, y, c]) => (c > 0
+      ? [...this._clampPoint((x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5), c] : missingPoint()));
+    this._record();
+    frame.people = incoming.people.map((person) => ({
+      keypoints: scale(person.keypoints),
+      extras: Object.fromEntries(Object.entries(person.extras).map(([name, points]) => [name, scale(points)])),
+    }));
+    this.activePerson = 0;
+    this.selected = null;
+    this._commit();
+  }
+
   /** Back to the incoming pose; the stored value becomes "" (undoable). */
   reset() {
     if (!this.edited) return;

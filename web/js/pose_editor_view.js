@@ -39,7 +39,13 @@ const STYLE = `
 .rptgan-pose-editor canvas.rpe-placing { cursor: crosshair; }
 .rptgan-pose-editor canvas.rpe-over-joint { cursor: grab; }
 .rptgan-pose-editor .rpe-status { min-height: 1.3em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.rptgan-pose-editor .rpe-status.rpe-warning { color: #fc6; }
+.rptgan-pose-editor .rpe-status.rpe-warning, .rptgan-pose-editor .rpe-preview-status.rpe-warning { color: #fc6; }
+.rptgan-pose-editor .rpe-library { display: flex; flex-wrap: wrap; gap: 3px; align-items: center; }
+.rptgan-pose-editor input.rpe-pose-name { font: inherit; color: #ddd; background: #222; border: 1px solid #555;
+  border-radius: 4px; padding: 1px 4px; width: 8em; }
+.rptgan-pose-editor .rpe-preview-status { min-height: 1.3em; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; color: #9bd; }
+.rptgan-pose-editor .rpe-preview-status.rpe-busy::after { content: " …"; }
 `;
 
 function rgb([r, g, b], alpha = 1) {
@@ -78,7 +84,11 @@ function label(name) {
  * @returns {{element: HTMLElement, canvas: HTMLCanvasElement, model: PoseEditorModel,
  *   setIncoming: Function, setIncomingFromUi: Function, setBackground: Function,
  *   background: ({url: string, loaded: boolean}|null), loadValue: Function,
+ *   setPreview: Function, setPreviewBusy: Function, setPreviewModels: Function,
+ *   setLibrary: Function, setPreviewHandlers: Function, preview: ({url: string, loaded: boolean}|null),
  *   redraw: Function, destroy: Function}}
+ *   The preview and library controls stay hidden until `setPreviewModels` and
+ *   `setLibrary` give them something (see pose_preview.js, which does).
  */
 export function createPoseEditor({ onChange, document: doc = globalThis.document }) {
   ensureStyle(doc);
@@ -91,6 +101,10 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   let storedInvalid = false; // the stored value could not be read; Reset discards it
   let displayWidth = 0;
   let displayHeight = 0;
+  let previewImage = null; // the re-posed person for the current pose, drawn under the skeleton
+  let previewNote = "";
+  let previewWarning = false;
+  let handlers = null; // {choose, loadPose, savePose} from pose_preview.js
 
   const button = (action, text, title) => make(doc, "button", { type: "button", textContent: text, title, dataset: { action } });
   const controls = {
@@ -107,12 +121,20 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     previousFrame: button("previous-frame", "◀", "Previous frame"),
     frameLabel: make(doc, "span", { className: "rpe-frame" }),
     nextFrame: button("next-frame", "▶", "Next frame"),
+    previewModel: make(doc, "select", { title: "Show the source person re-posed by this model while you edit", dataset: { action: "preview-model" } }),
+    library: make(doc, "select", { title: "Put a pose from the library in this frame", dataset: { action: "library" } }),
+    poseName: make(doc, "input", { className: "rpe-pose-name", placeholder: "pose name", title: "Name to save this frame's pose under", dataset: { action: "pose-name" } }),
+    savePose: button("save-pose", "Save", "Save this frame's pose in the library under the name"),
   };
   const framePager = make(doc, "span", { className: "rpe-frames" }, [controls.previousFrame, controls.frameLabel, controls.nextFrame]);
   const toolbar = make(doc, "div", { className: "rpe-toolbar" }, [
     controls.undo, controls.redo, controls.mirror, controls.mirrorPerson, controls.reset,
     controls.person, controls.addPerson, controls.removePerson, controls.addKeypoint, controls.removeKeypoint, framePager,
   ]);
+  const libraryBar = make(doc, "div", { className: "rpe-library" }, [
+    controls.previewModel, controls.library, controls.poseName, controls.savePose,
+  ]);
+  libraryBar.style.display = "none";
   const canvas = make(doc, "canvas");
   // Keyboard focus sits in a read-only text field rather than on the canvas:
   // hosts such as ComfyUI leave keys typed into text fields alone (its graph
@@ -126,7 +148,8 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   });
   const stage = make(doc, "div", { className: "rpe-stage" }, [canvas, keys]);
   const status = make(doc, "div", { className: "rpe-status" });
-  const element = make(doc, "div", { className: "rptgan-pose-editor" }, [toolbar, stage, status]);
+  const previewStatus = make(doc, "div", { className: "rpe-preview-status" });
+  const element = make(doc, "div", { className: "rptgan-pose-editor" }, [toolbar, libraryBar, stage, status, previewStatus]);
 
   function act(fn) {
     try {
@@ -185,7 +208,9 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     const sx = displayWidth / frame.width;
     const sy = displayHeight / frame.height;
     const at = ([x, y]) => [(x + 0.5) * sx, (y + 0.5) * sy];
-    if (background?.complete && background.naturalWidth > 0) {
+    if (previewImage?.complete && previewImage.naturalWidth > 0) {
+      context.drawImage(previewImage, 0, 0, displayWidth, displayHeight);
+    } else if (background?.complete && background.naturalWidth > 0) {
       context.globalAlpha = BACKGROUND_ALPHA;
       context.drawImage(background, 0, 0, displayWidth, displayHeight);
       context.globalAlpha = 1;
@@ -289,6 +314,8 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     const [text, warning] = describe();
     status.textContent = text;
     status.classList.toggle("rpe-warning", warning);
+    previewStatus.textContent = previewNote;
+    previewStatus.classList.toggle("rpe-warning", previewWarning);
     draw();
   }
 
@@ -415,6 +442,35 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     update();
   });
   on(controls.person, "change", () => model.setActivePerson(Number(controls.person.value)));
+  on(controls.previewModel, "change", () => handlers?.choose(controls.previewModel.value));
+  on(controls.library, "change", () => {
+    const name = controls.library.value;
+    controls.library.value = "";
+    if (!name || !handlers) return;
+    handlers.loadPose(name).catch((caught) => {
+      error = `library: ${caught.message}`;
+      update();
+    });
+  });
+  on(controls.savePose, "click", () => {
+    const name = controls.poseName.value.trim();
+    if (!handlers) return;
+    if (!name) {
+      error = "library: type a name to save the pose under";
+      update();
+      return;
+    }
+    handlers.savePose(name).then(() => {
+      error = "";
+      previewNote = `saved “${name}” in the pose library`;
+      previewWarning = false;
+      update();
+    }, (caught) => {
+      error = `library: ${caught.message}`;
+      update();
+    });
+  });
+  controls.poseName.addEventListener("keydown", (event) => event.stopPropagation());
   on(controls.previousFrame, "click", () => model.setFrame(model.frameIndex - 1));
   on(controls.nextFrame, "click", () => model.setFrame(model.frameIndex + 1));
   for (const control of Object.values(controls)) {
@@ -471,6 +527,72 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
           throw new Error(`stored pose not usable (${caught.message}); Reset discards it`);
         }
       });
+    },
+    /** The re-posed person to draw under the skeleton (URL, or null for the source image), and a note. */
+    setPreview(url, note = null, warning = false) {
+      if (note !== null) {
+        previewNote = note;
+        previewWarning = warning;
+      }
+      if (!url) {
+        previewImage = null;
+        update();
+        return;
+      }
+      const image = new Image();
+      image.onload = () => {
+        if (previewImage === image) update();
+      };
+      image.onerror = () => {
+        if (previewImage !== image) return;
+        previewImage = null;
+        previewNote = "preview: the picture could not be shown";
+        previewWarning = true;
+        update();
+      };
+      previewImage = image;
+      image.src = url;
+    },
+    setPreviewBusy(busy) {
+      previewStatus.classList.toggle("rpe-busy", Boolean(busy));
+    },
+    /** Checkpoints to preview with (null: none available, `note` says why); `chosen` is selected. */
+    setPreviewModels(names, chosen = "", note = "") {
+      const options = [make(doc, "option", { value: "", textContent: "Preview: off" })];
+      for (const name of names ?? []) options.push(make(doc, "option", { value: name, textContent: `Preview: ${name}` }));
+      controls.previewModel.replaceChildren(...options);
+      controls.previewModel.value = names?.includes(chosen) ? chosen : "";
+      controls.previewModel.disabled = !names?.length;
+      if (note) {
+        previewNote = note;
+        previewWarning = true;
+      }
+      if (names) libraryBar.style.display = "";
+      update();
+    },
+    /** Built-in and saved pose names for the library menu (null: unavailable, `note` says why). */
+    setLibrary(builtin, saved, note = "") {
+      const option = (name) => make(doc, "option", { value: name, textContent: label(name) });
+      const groups = [make(doc, "option", { value: "", textContent: "Library…" })];
+      if (builtin?.length) groups.push(make(doc, "optgroup", { label: "built in" }, builtin.map(option)));
+      if (saved?.length) groups.push(make(doc, "optgroup", { label: "saved" }, saved.map(option)));
+      controls.library.replaceChildren(...groups);
+      controls.library.value = "";
+      controls.library.disabled = !builtin;
+      controls.savePose.disabled = !builtin;
+      if (note) {
+        previewNote = note;
+        previewWarning = true;
+      }
+      if (builtin) libraryBar.style.display = "";
+      update();
+    },
+    setPreviewHandlers(value) {
+      handlers = value;
+    },
+    /** The preview shown: {url, loaded} or null. */
+    get preview() {
+      return previewImage ? { url: previewImage.src, loaded: previewImage.complete && previewImage.naturalWidth > 0 } : null;
     },
     /** The source image shown: {url, loaded} or null. */
     get background() {
