@@ -39,6 +39,10 @@ class LossConfig:
     perceptual: float = 0.0
     perceptual_weights: str | None = None
     warp: float = 0.0  # flow generator: L1 of the warped source against the target, at every flow's scale
+    body: float = 0.0  # L1 averaged over the target pose's body only (see ``body_l1``)
+    # flow generator: L1 of the decoder's own picture, before it is blended with the warped
+    # source, so the decoder learns even where the blend leans on the warp
+    painted: float = 0.0
 
 
 class LossWeightsError(RuntimeError):
@@ -133,6 +137,18 @@ def warp_loss(source: torch.Tensor, target: torch.Tensor, flows: list[torch.Tens
         small_target = target if target.shape[-2:] == size else F.interpolate(target, size=size, mode="area")
         total = total + F.l1_loss(warp(small_source, flow).float(), small_target.float())
     return total / len(flows)
+
+
+def body_l1(generated: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 averaged over the pixels of ``mask`` (B, 1, H, W) in [0, 1], the target's body.
+
+    Most of a person image is background and parts that stay put, so a whole-image
+    L1 spends little of its gradient where the limbs moved; this term gives the body
+    a weight of its own, whatever its share of the picture.
+    """
+    weight = mask.float()
+    difference = (generated.float() - target.float()).abs().mean(dim=1, keepdim=True)
+    return (difference * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_identity_logits: torch.Tensor | None,

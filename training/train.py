@@ -39,6 +39,7 @@ if REPO not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
 from accelerate.utils import get_int_from_env  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
@@ -50,9 +51,9 @@ from rptgan_core.config import get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.inference import has_native_bf16  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
-from rptgan_core.losses import LossConfig, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
+from rptgan_core.losses import LossConfig, body_l1, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
-from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
+from rptgan_core.pose import Pose, body_mask, draw_skeleton  # noqa: E402
 from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E402
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
@@ -232,9 +233,9 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
     inputs = generator_inputs(plain_g, batch["source"], batch["target_keypoints"], batch["source_keypoints"])
     target = to_model_range(batch["target"])
     identity = batch["identity"]
-    flows = None
+    parts = {}
     if plain_g.uses_source_pose:
-        generated, flows = generator(**inputs, return_flows=True)
+        generated, parts = generator(**inputs, return_parts=True)
     else:
         generated = generator(**inputs)
     condition = {"source": inputs["source"], "pose_maps": inputs["pose_maps"]}
@@ -253,10 +254,19 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
         with accelerator.autocast():
             fake_logits, fake_identity = plain_d(generated, **condition)
         g_loss, g_parts = generator_loss(generated, target, fake_logits, fake_identity, identity, losses, perceptual)
-        if flows is not None and losses.warp > 0:
-            g_parts["g_warp"] = warp_loss(inputs["source"], target, flows)
+        if "flows" in parts and losses.warp > 0:
+            g_parts["g_warp"] = warp_loss(inputs["source"], target, parts["flows"])
             g_loss = g_loss + losses.warp * g_parts["g_warp"]
             g_parts["g_warp"] = float(g_parts["g_warp"].detach())
+        if "painted" in parts and losses.painted > 0:
+            painted = F.l1_loss(parts["painted"].float(), target.float())
+            g_loss = g_loss + losses.painted * painted
+            g_parts["g_painted"] = float(painted.detach())
+        if losses.body > 0:
+            mask = body_mask(batch["target_keypoints"], *target.shape[-2:]).to(target.device)
+            body = body_l1(generated, target, mask)
+            g_loss = g_loss + losses.body * body
+            g_parts["g_body"] = float(body.detach())
         accelerator.backward(g_loss)
     finally:
         plain_d.requires_grad_(True)

@@ -26,6 +26,7 @@ starts from the identity warp.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -190,10 +191,13 @@ class FlowPoseTransferGenerator(nn.Module):
         source: (B, 3, H, W) in [-1, 1].
         pose_maps: (B, 18, H, W) in [0, 1], the target pose.
         source_pose_maps: (B, 18, H, W) in [0, 1], the source image's own pose.
-        return_flows: also return the flows, finest first, (B, 2, h, w) at
-            full size, 1/2, 1/4 and 1/8 (for the training losses and for pictures).
+        return_parts: also return what the output is made of, for the training
+            losses and for pictures: ``flows``, finest first, (B, 2, h, w) at full
+            size, 1/2, 1/4 and 1/8; ``painted``, the decoder's own picture (B, 3, H, W)
+            in [-1, 1]; ``mask``, (B, 1, H, W) in [0, 1], the share of the warped
+            source in the output.
     Returns:
-        (B, 3, H, W) in [-1, 1], or (that, flows).
+        (B, 3, H, W) in [-1, 1], or (that, parts).
     """
 
     uses_source_pose = True
@@ -241,7 +245,7 @@ class FlowPoseTransferGenerator(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def forward(self, source: torch.Tensor, pose_maps: torch.Tensor, source_pose_maps: torch.Tensor | None = None,
-                return_flows: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+                return_parts: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
         expected = (source.shape[0], self.config.num_keypoints, *self.config.image_size)
         if source.dim() != 4 or source.shape[1] != 3 or tuple(source.shape[-2:]) != self.config.image_size:
             raise ValueError(f"source must be (B, 3, {expected[2]}, {expected[3]}), got {tuple(source.shape)}")
@@ -276,7 +280,9 @@ class FlowPoseTransferGenerator(nn.Module):
         out = self.to_image(torch.cat([self.up[2](x), warped_source], dim=1))
         painted, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
         generated = mask * warped_source + (1 - mask) * painted
-        return (generated, [flow0, flow1, flow2, flow3]) if return_flows else generated
+        if not return_parts:
+            return generated
+        return generated, {"flows": [flow0, flow1, flow2, flow3], "painted": painted, "mask": mask}
 
     def prior_flows(self, source_pose_maps: torch.Tensor, pose_maps: torch.Tensor,
                      sizes: list[tuple[int, int]]) -> list[torch.Tensor | None]:

@@ -48,6 +48,46 @@ def pose_heatmaps(keypoints: torch.Tensor, height: int, width: int, sigma: float
     return gauss_y.unsqueeze(-1) * gauss_x.unsqueeze(-2)
 
 
+# Limbs (upper arms, forearms, thighs, shins, neck) as strokes a twelfth of the height
+# wide, and the torso as strokes joining shoulders and hips, twice as wide: the body
+# ``pose_metrics.keypoint_part_labels`` draws, as a soft tensor mask.
+_BODY_LIMBS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 0))
+_BODY_TORSO = ((1, 8), (1, 11), (2, 8), (5, 11), (2, 11), (5, 8), (2, 5), (8, 11))
+
+
+def body_mask(keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A soft mask of the body a pose outlines, for weighting losses where the person is.
+
+    Args:
+        keypoints: (B, 18, 3) x, y in pixels of a ``width`` x ``height`` canvas and
+            confidence (0: missing); a segment with a missing end is left out.
+
+    Returns:
+        (B, 1, height, width) float32 in [0, 1]: 1 within half a stroke of a segment,
+        falling to 0 over a pixel; all zeros for a pose with nobody.
+    """
+    if keypoints.dim() != 3 or keypoints.shape[1:] != (NUM_KEYPOINTS, 3):
+        raise ValueError(f"keypoints must be (B, {NUM_KEYPOINTS}, 3), got {tuple(keypoints.shape)}")
+    points = keypoints.float()
+    pairs = _BODY_LIMBS + _BODY_TORSO
+    a, b = (torch.tensor(index, device=points.device) for index in zip(*pairs))
+    radius = torch.tensor([height / 24] * len(_BODY_LIMBS) + [height / 12] * len(_BODY_TORSO), device=points.device)
+    present = points[..., 2] > 0
+    valid = (present[:, a] & present[:, b]).float()  # (B, S)
+    start, vector = points[:, a, :2], points[:, b, :2] - points[:, a, :2]  # (B, S, 2)
+    length2 = (vector * vector).sum(-1).clamp_min(1e-6)
+    ys = torch.arange(height, device=points.device, dtype=torch.float32)
+    xs = torch.arange(width, device=points.device, dtype=torch.float32)
+    rel_x = xs[None, None, None, :] - start[..., 0, None, None]  # (B, S, 1, W)
+    rel_y = ys[None, None, :, None] - start[..., 1, None, None]  # (B, S, H, 1)
+    along = ((rel_x * vector[..., 0, None, None] + rel_y * vector[..., 1, None, None])
+             / length2[..., None, None]).clamp(0, 1)
+    dx = rel_x - along * vector[..., 0, None, None]
+    dy = rel_y - along * vector[..., 1, None, None]
+    inside = (radius[:, None, None] + 0.5 - (dx * dx + dy * dy).sqrt()).clamp(0, 1)  # (B, S, H, W)
+    return (inside * valid[..., None, None]).amax(dim=1, keepdim=True)
+
+
 def pose_to_heatmaps(pose: Pose, height: int | None = None, width: int | None = None,
                      person: int | None = None, sigma: float | None = None) -> torch.Tensor:
     """(18, H, W) float32 maps of one person of ``pose`` (the main person by default),

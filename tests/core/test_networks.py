@@ -175,9 +175,15 @@ def test_flow_generator_starts_from_the_identity_flow_and_sees_both_poses():
     generator = build_generator(config).eval()
     other = torch.rand_like(maps)
     with torch.no_grad():
-        out, flows = generator(source, maps, maps, return_flows=True)
+        out, parts = generator(source, maps, maps, return_parts=True)
+        flows = parts["flows"]
         assert [tuple(f.shape[-2:]) for f in flows] == [(32, 32), (16, 16), (8, 8), (4, 4)]
         assert all(float(f.abs().max()) == 0 for f in flows)  # zero-initialised flow heads
+        # the output is the blend of the warped source and the decoder's own picture
+        from rptgan_core.networks.flow_generator import warp
+        mask, painted = parts["mask"], parts["painted"]
+        assert mask.shape == (2, 1, 32, 32) and painted.shape == out.shape
+        torch.testing.assert_close(out, mask * warp(source, flows[0]) + (1 - mask) * painted)
         assert not torch.allclose(generator(source, other, maps), out)  # the target pose matters
         assert not torch.allclose(generator(source, maps, other), out)  # and so does the source pose
 
@@ -188,7 +194,7 @@ def test_flow_generator_learns_a_flow_from_the_warp_loss():
     config, source, maps = _flow_inputs(batch=1)
     generator = build_generator(config)
     target = torch.roll(source, shifts=2, dims=-1)
-    _, flows = generator(source, maps, maps, return_flows=True)
+    flows = generator(source, maps, maps, return_parts=True)[1]["flows"]
     warp_loss(source, target, flows).backward()
     assert generator.flow_coarse.weight.grad is not None and float(generator.flow_coarse.weight.grad.abs().sum()) > 0
 
@@ -256,7 +262,7 @@ def test_flow_prior_moves_the_source_before_any_training():
     source_maps[0, 4, 80, 40] = target_maps[0, 4, 80, 56] = 1.0  # and its wrist
     generator = build_generator(config).eval()
     with torch.no_grad():
-        _, flows = generator(torch.rand(1, 3, 128, 96) * 2 - 1, target_maps, source_maps, return_flows=True)
+        flows = generator(torch.rand(1, 3, 128, 96) * 2 - 1, target_maps, source_maps, return_parts=True)[1]["flows"]
     sizes = [tuple(flow.shape[-2:]) for flow in reversed(flows)]
     expected = keypoint_flow(source_maps, target_maps, sizes, limb_reach=1 / 40)
     for flow, prior in zip(reversed(flows), expected):  # zero-initialised heads: the prior at every scale

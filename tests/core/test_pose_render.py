@@ -56,3 +56,25 @@ def test_skeleton_drawing_over_an_image_and_size_mismatch(person_pose):
 
 def test_empty_pose_draws_nothing():
     assert draw_skeleton(Pose.empty(16, 16)).max() == 0
+
+
+def test_body_mask_covers_the_limbs_and_torso_and_nothing_else(person_pose):
+    from rptgan_core.pose import body_mask
+    from rptgan_core.pose_metrics import keypoint_part_labels
+
+    keypoints = torch.from_numpy(person_pose.keypoints[:1])
+    mask = body_mask(keypoints, person_pose.height, person_pose.width)
+    assert mask.shape == (1, 1, 128, 88) and 0 <= float(mask.min()) and float(mask.max()) == 1.0
+    labels = keypoint_part_labels(person_pose.keypoints[0], 128, 88)
+    inside = mask[0, 0].numpy() > 0.5
+    # the same body the pose metrics draw: they agree on nearly every pixel
+    assert (inside == (labels > 0)).mean() > 0.9
+    assert inside.mean() < 0.5  # background stays out
+    # a missing wrist takes its forearm out; a pose with nobody gives nothing
+    points = keypoints.clone()
+    points[0, 4] = 0
+    x, y = person_pose.keypoints[0, 4, :2].astype(int)
+    assert body_mask(points, 128, 88)[0, 0, y, x] < mask[0, 0, y, x]
+    assert float(body_mask(torch.zeros(1, 18, 3), 128, 88).sum()) == 0
+    with pytest.raises(ValueError, match="keypoints must be"):
+        body_mask(keypoints[0], 128, 88)

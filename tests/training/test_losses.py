@@ -62,3 +62,16 @@ def test_perceptual_loss_from_a_vgg19_state_dict(tmp_path):
     assert float(loss(x, x)) == 0.0
     assert float(loss(x, -x)) > 0
     assert not any(p.requires_grad for p in loss.parameters())
+
+
+def test_body_l1_averages_over_the_mask_only():
+    from rptgan_core.losses import body_l1
+
+    target = torch.zeros(2, 3, 8, 8)
+    generated = torch.zeros(2, 3, 8, 8)
+    generated[:, :, :, 4:] = 1.0  # wrong only on the right half
+    left = torch.zeros(2, 1, 8, 8)
+    left[..., :4] = 1
+    assert float(body_l1(generated, target, left)) == 0.0
+    assert float(body_l1(generated, target, 1 - left)) == pytest.approx(1.0)
+    assert float(body_l1(generated, target, torch.zeros(2, 1, 8, 8))) == 0.0  # nobody: no term
