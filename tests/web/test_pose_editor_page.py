@@ -534,12 +534,18 @@ def preview_page(browser, static_server, console_errors, stand_in):
     assert errors == [], "the page logged errors"
 
 
+# The preview picture the editor drew, read back from its image element: (width, height, RGBA values).
+PREVIEW_PIXELS = """
+const image = harness.editor.preview.image; const c = document.createElement("canvas");
+c.width = image.naturalWidth; c.height = image.naturalHeight; const g = c.getContext("2d"); g.drawImage(image, 0, 0);
+return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+"""
+
+
 def _preview_pixels(page: EditorPage) -> np.ndarray:
     """The preview picture the editor holds, as (H, W, 3) uint8 from the stand-in's PNG."""
-    data = page.driver.execute_async_script(
-        "const done = arguments[0]; fetch(harness.editor.preview.url).then(r => r.arrayBuffer())"
-        ".then(b => done(Array.from(new Uint8Array(b))));")
-    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGB"))
+    width, height, data = page.js(PREVIEW_PIXELS)
+    return np.asarray(data, dtype=np.uint8).reshape(height, width, 4)[..., :3]
 
 
 def _wait_idle(page: EditorPage, timeout: float = 10) -> None:

@@ -15,6 +15,7 @@
 
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
+import { poseKeypointFromUi } from "./pose_editor_core.js";
 import { createPoseEditor } from "./pose_editor_view.js";
 import { attachPreview } from "./pose_preview.js";
 
@@ -103,12 +104,14 @@ function mountEditor(node) {
   node.setSize?.([Math.max(width, minimum[0], NODE_MIN_WIDTH), Math.max(height, minimum[1])]);
 
   let sourceImage = null; // the /view reference of the source image from the last run
+  let incomingFrames = null; // the incoming pose's frames as the node sent them, unrounded
   let preview = null;
   if (typeof api?.fetchApi === "function") {
     preview = attachPreview(editor, {
       post: (route, body) => api.fetchApi(route, { method: "POST", body, headers: { "Content-Type": "application/json" } }),
       get: (route) => api.fetchApi(route),
       source: () => sourceImage,
+      sourcePose: (index) => incomingFrames?.[index] ?? null,
       chosen: node.properties?.[PREVIEW_PROPERTY] ?? "",
       onChoose(name) {
         node.properties = node.properties ?? {};
@@ -130,6 +133,8 @@ function mountEditor(node) {
   if (valueWidget.options) valueWidget.options.hidden = true;
   return {
     editor,
+    /** The live preview's wiring (pose_preview.js attachPreview), or null without the frontend's fetchApi. */
+    preview,
     syncFromWidget() {
       const cached = lastResults.get(resultKey(node));
       if (cached && !editor.model.incoming) this.showResult(cached);
@@ -137,7 +142,14 @@ function mountEditor(node) {
     },
     showResult(message) {
       lastResults.set(resultKey(node), message);
-      if (message?.rptgan_pose) editor.setIncomingFromUi(message.rptgan_pose);
+      if (message?.rptgan_pose) {
+        editor.setIncomingFromUi(message.rptgan_pose);
+        try {
+          incomingFrames = poseKeypointFromUi(message.rptgan_pose);
+        } catch {
+          incomingFrames = null; // the editor has reported it
+        }
+      }
       const image = message?.rptgan_background?.[0];
       editor.setBackground(image?.filename ? viewUrl(image) : null);
       sourceImage = image?.filename ? image : null;

@@ -590,9 +590,11 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     setPreviewHandlers(value) {
       handlers = value;
     },
-    /** The preview shown: {url, loaded} or null. */
+    /** The preview shown: {url, loaded, image} (image: the HTMLImageElement drawn) or null. */
     get preview() {
-      return previewImage ? { url: previewImage.src, loaded: previewImage.complete && previewImage.naturalWidth > 0 } : null;
+      return previewImage
+        ? { url: previewImage.src, loaded: previewImage.complete && previewImage.naturalWidth > 0, image: previewImage }
+        : null;
     },
     /** The source image shown: {url, loaded} or null. */
     get background() {

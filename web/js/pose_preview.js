@@ -115,10 +115,12 @@ export function createPreviewClient({ post, onImage, onStatus, debounceMs = DEBO
 /**
  * Wire the editor to the routes: its preview model list, its live preview and
  * its pose library. `source()` gives the /view reference of the source image
- * ({filename, subfolder, type}) or null; `chosen` the checkpoint to start with;
- * `onChoose(name)` stores a new choice ("" = off).
+ * ({filename, subfolder, type}) or null; `sourcePose(frameIndex)` the source's
+ * own pose for that frame as the node sent it (a POSE_KEYPOINT frame, exactly
+ * as Pose Transfer will get it), or null to use the editor's incoming pose;
+ * `chosen` the checkpoint to start with; `onChoose(name)` stores a new choice ("" = off).
  */
-export function attachPreview(editor, { post, get, source, chosen = "", onChoose, debounceMs } = {}) {
+export function attachPreview(editor, { post, get, source, sourcePose, chosen = "", onChoose, debounceMs } = {}) {
   const model = editor.model;
   let checkpoint = chosen;
   let lastKey = "";
@@ -141,12 +143,14 @@ export function attachPreview(editor, { post, get, source, chosen = "", onChoose
     if (!checkpoint || !frame) return null;
     if (!image) return { missing: "no source image: connect an image to Edit Pose and run the workflow once" };
     if (!frame.people.length) return { missing: "no person in this frame" };
-    const incoming = model.incoming?.[Math.min(model.frameIndex, (model.incoming?.length ?? 1) - 1)];
+    const index = Math.min(model.frameIndex, (model.incoming?.length ?? 1) - 1);
+    const incoming = model.incoming?.[index];
+    const sent = sourcePose?.(index);
     return {
       image,
       checkpoint,
       pose: toPoseKeypoint([frame]),
-      source_pose: incoming?.people.length ? toPoseKeypoint([incoming]) : null,
+      source_pose: sent ? [sent] : incoming?.people.length ? toPoseKeypoint([incoming]) : null,
     };
   }
 
