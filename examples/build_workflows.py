@@ -101,6 +101,30 @@ WORKFLOWS = [
         ],
     ),
     Workflow(
+        "rptgan_keyframes",
+        "RPT-GAN: poses from the library become an animation. Pose Keyframes turns standing, waving and arms up "
+        "into 16 frames (each limb turns about its joint, so limbs keep their length, and the loop returns to "
+        "the start); Pose Transfer moves the example person through them. Save your own poses from the Edit Pose "
+        "editor's library and pick them here.",
+        [
+            Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "off", "aspect": "source",
+                                               "margin": 0.15, "transparency": "keep colours"}),
+            Node(2, "RPTGAN_PoseLibrary", {"name": "standing"}),
+            Node(3, "RPTGAN_PoseLibrary", {"name": "waving"}),
+            Node(4, "RPTGAN_PoseLibrary", {"name": "arms_up"}),
+            Node(5, "RPTGAN_PoseKeyframes", {"keyframes": link(2), "frames": 16, "easing": "ease in-out",
+                                             "loop": True, "keyframes_2": link(3), "keyframes_3": link(4)}),
+            Node(7, "RPTGAN_LoadPoseKeypoints", {"pose_file": PERSON_POSE, "canvas_width": 96, "canvas_height": 128,
+                                                 "coordinates": "auto"},
+                 title="Source pose"),
+            Node(6, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(5), "checkpoint": DEMO_CHECKPOINT,
+                                            "device": "auto", "precision": "auto", "output": "model size",
+                                            "batch_size": 8, "source_pose": link(7)}),
+            Node(8, "SaveImage", {"images": link(6), "filename_prefix": "rptgan/keyframes"}),
+            Node(9, "SaveImage", {"images": link(5, 1), "filename_prefix": "rptgan/keyframes_pose"}),
+        ],
+    ),
+    Workflow(
         "rptgan_photo_to_pose",
         "RPT-GAN on your own photo: Load Person Image finds the person (MediaPipe BlazePose, offline after the "
         "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
