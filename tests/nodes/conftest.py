@@ -101,6 +101,19 @@ def tiny_checkpoint(folders):
     return "tiny.safetensors"
 
 
+@pytest.fixture
+def flow_checkpoint(folders):
+    """A tiny flow generator (it takes the source's pose) in the models folder; returns its file name."""
+    from rptgan_core.checkpoint import save_checkpoint
+    from rptgan_core.config import get_config
+    from rptgan_core.networks import build_generator
+
+    torch.manual_seed(0)
+    save_checkpoint(folders["models"] / "tiny-flow.safetensors", build_generator(get_config("tiny-flow")),
+                    training={"steps": 0, "data": "none"})
+    return "tiny-flow.safetensors"
+
+
 def save_picture(path: Path, array: np.ndarray, **options) -> Path:
     Image.fromarray(array).save(path, **options)
     return path

@@ -16,20 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 
 @pytest.fixture
-def flow_checkpoint(folders):
-    import torch
-
-    from rptgan_core.checkpoint import save_checkpoint
-    from rptgan_core.config import get_config
-    from rptgan_core.networks import build_generator
-
-    torch.manual_seed(0)
-    save_checkpoint(folders["models"] / "tiny-flow.safetensors", build_generator(get_config("tiny-flow")),
-                    training={"steps": 0, "data": "none"})
-    return "tiny-flow.safetensors"
-
-
-@pytest.fixture
 def call(pack_module, folders):
     """call(method, path, body=None) -> (status, content type, bytes) against the pack's routes."""
     routes = pack_module("nodes.routes")

@@ -201,19 +201,6 @@ def test_upscale_bad_inputs(nodes, kit):
         nodes["RPTGAN_Upscale"]().upscale(kit.image_batch(), "lanczos", 2.0, tile=64, overlap=32)
 
 
-@pytest.fixture
-def flow_checkpoint(folders):
-    """A tiny flow generator (it takes the source's pose) in the models folder; returns its file name."""
-    from rptgan_core.checkpoint import save_checkpoint
-    from rptgan_core.config import get_config
-    from rptgan_core.networks import build_generator
-
-    torch.manual_seed(0)
-    save_checkpoint(folders["models"] / "tiny-flow.safetensors", build_generator(get_config("tiny-flow")),
-                    training={"steps": 0, "data": "none"})
-    return "tiny-flow.safetensors"
-
-
 def test_pose_transfer_gives_the_source_pose_to_models_that_use_it(nodes, kit, flow_checkpoint):
     image = kit.image_batch(1, 64, 48)
     target, source = _pose(kit), _pose(kit)

@@ -151,6 +151,26 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   const previewStatus = make(doc, "div", { className: "rpe-preview-status" });
   const element = make(doc, "div", { className: "rptgan-pose-editor" }, [toolbar, libraryBar, stage, status, previewStatus]);
 
+  // An image for `url` (null for none) that redraws once loaded while it is still
+  // `current()`, and calls `failed()` then redraws when it cannot load.
+  function loadPicture(url, current, failed) {
+    if (!url) {
+      update();
+      return null;
+    }
+    const image = new Image();
+    image.onload = () => {
+      if (current() === image) update();
+    };
+    image.onerror = () => {
+      if (current() !== image) return;
+      failed();
+      update();
+    };
+    image.src = url;
+    return image;
+  }
+
   function act(fn) {
     try {
       error = "";
@@ -497,23 +517,10 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     },
     /** URL of the source image to show faintly behind the skeleton; null for none. */
     setBackground(url) {
-      if (!url) {
-        background = null;
-        update();
-        return;
-      }
-      const image = new Image();
-      image.onload = () => {
-        if (background === image) update();
-      };
-      image.onerror = () => {
-        if (background !== image) return;
+      background = loadPicture(url, () => background, () => {
         background = null;
         error = "could not load the source image";
-        update();
-      };
-      background = image;
-      image.src = url;
+      });
     },
     /** Show a stored value ("" = follow the incoming pose); a bad value is reported, not thrown. */
     loadValue(text) {
@@ -534,24 +541,11 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
         previewNote = note;
         previewWarning = warning;
       }
-      if (!url) {
-        previewImage = null;
-        update();
-        return;
-      }
-      const image = new Image();
-      image.onload = () => {
-        if (previewImage === image) update();
-      };
-      image.onerror = () => {
-        if (previewImage !== image) return;
+      previewImage = loadPicture(url, () => previewImage, () => {
         previewImage = null;
         previewNote = "preview: the picture could not be shown";
         previewWarning = true;
-        update();
-      };
-      previewImage = image;
-      image.src = url;
+      });
     },
     setPreviewBusy(busy) {
       previewStatus.classList.toggle("rpe-busy", Boolean(busy));
