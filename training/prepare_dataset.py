@@ -104,6 +104,32 @@ def frame_person(photo: np.ndarray, pose: Pose, size: tuple[int, int], margin: f
     return array, moved
 
 
+def save_sample(output: str, split: str, identity: str, stem: str, image: np.ndarray, pose: Pose) -> str:
+    """Write one crop and its pose in the generic layout; returns its PATN name ``<identity>/<stem>.png``."""
+    folder = os.path.join(output, split, identity)
+    os.makedirs(folder, exist_ok=True)
+    name = f"{identity}/{stem}.png"
+    Image.fromarray(image).save(os.path.join(output, split, name))
+    with open(os.path.join(folder, stem + ".json"), "w", encoding="utf-8") as handle:
+        json.dump([pose_to_openpose_frame(pose)], handle)
+    return name
+
+
+def write_patn_split(output: str, split: str, annotations: dict[str, Pose], pairs: list[tuple[str, str]]) -> None:
+    """The PATN layout's annotation and pairs files of one split."""
+    write_patn_annotations(os.path.join(output, f"{PREFIX}-annotation-{split}.csv"), annotations)
+    with open(os.path.join(output, f"{PREFIX}-pairs-{split}.csv"), "w", encoding="utf-8") as handle:
+        handle.write("from,to\n")
+        handle.writelines(f"{a},{b}\n" for a, b in pairs)
+
+
+def split_identities(identities: list[str], test_fraction: float, seed: int) -> set[str]:
+    """The identities held out for testing: ``test_fraction`` of them (at least one of two or more)."""
+    order = np.random.default_rng(seed).permutation(len(identities))
+    held_out = max(1, round(len(identities) * test_fraction)) if len(identities) > 1 else 0
+    return {identities[i] for i in order[:held_out]}
+
+
 def prepare(args: argparse.Namespace) -> dict[str, object]:
     size = _size(args.size)
     if not 0 < args.test_fraction < 1:
@@ -115,9 +141,7 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
     except EstimatorUnavailable as error:
         raise SystemExit(f"pose estimator {args.estimator!r} is unavailable: {error}") from None
     identities = sorted(people)
-    order = np.random.default_rng(args.seed).permutation(len(identities))
-    held_out = max(1, round(len(identities) * args.test_fraction)) if len(identities) > 1 else 0
-    test = {identities[i] for i in order[:held_out]}
+    test = split_identities(identities, args.test_fraction, args.seed)
     skipped: list[str] = []
     written: dict[str, dict[str, list[str]]] = {"train": {}, "test": {}}
     annotations: dict[str, dict[str, Pose]] = {"train": {}, "test": {}}
@@ -125,7 +149,6 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
     with tqdm(total=total, desc="estimating poses", unit="photo") as bar:
         for identity in identities:
             split = "test" if identity in test else "train"
-            folder = os.path.join(args.output, split, identity)
             for path in people[identity]:
                 bar.update(1)
                 try:
@@ -138,12 +161,7 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
                     skipped.append(f"{path}: no person with at least {args.min_keypoints} visible keypoints")
                     continue
                 image, moved = frame_person(photo, pose, size, args.margin)
-                os.makedirs(folder, exist_ok=True)
-                stem = os.path.splitext(os.path.basename(path))[0]
-                name = f"{identity}/{stem}.png"
-                Image.fromarray(image).save(os.path.join(args.output, split, name))
-                with open(os.path.join(folder, stem + ".json"), "w", encoding="utf-8") as handle:
-                    json.dump([pose_to_openpose_frame(moved)], handle)
+                name = save_sample(args.output, split, identity, os.path.splitext(os.path.basename(path))[0], image, moved)
                 annotations[split][name] = moved
                 written[split].setdefault(identity, []).append(name)
     counts = {}
@@ -155,10 +173,7 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
         if not pairs:
             raise SystemExit(f"no {split} pairs: the {split} identities need at least two usable photos each "
                              f"({len(skipped)} photos were skipped)")
-        write_patn_annotations(os.path.join(args.output, f"{PREFIX}-annotation-{split}.csv"), annotations[split])
-        with open(os.path.join(args.output, f"{PREFIX}-pairs-{split}.csv"), "w", encoding="utf-8") as handle:
-            handle.write("from,to\n")
-            handle.writelines(f"{a},{b}\n" for a, b in pairs)
+        write_patn_split(args.output, split, annotations[split], pairs)
         counts[split] = {"identities": len(written[split]), "images": len(annotations[split]), "pairs": len(pairs)}
     return {"counts": counts, "skipped": skipped}
 
