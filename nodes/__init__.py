@@ -5,6 +5,7 @@ rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
 """
 
 from .comfy_compat import place_example_inputs, register_model_folders
+from .finetune import FineTune
 from .loaders import LoadPersonImage, LoadPoseKeypoints
 from .pose_nodes import EditPose, EstimatePose
 from .routes import register as register_routes
@@ -23,6 +24,7 @@ NODE_CLASS_MAPPINGS = {
     "RPTGAN_CheckpointLoader": CheckpointLoader,
     "RPTGAN_PoseTransfer": PoseTransfer,
     "RPTGAN_Upscale": Upscale,
+    "RPTGAN_FineTune": FineTune,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -36,6 +38,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "RPTGAN_CheckpointLoader": "RPT-GAN Checkpoint Loader",
     "RPTGAN_PoseTransfer": "Pose Transfer GAN (RPT-GAN)",
     "RPTGAN_Upscale": "Upscale (RPT-GAN)",
+    "RPTGAN_FineTune": "Fine-tune RPT-GAN on a Person",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "place_example_inputs", "register_model_folders",

@@ -158,6 +158,17 @@ def model_path(folder: str, name: str) -> str:
     return path
 
 
+def model_save_directory() -> str:
+    """Where new RPT-GAN checkpoints go: ComfyUI's models/rptgan, else $RPTGAN_MODELS_DIR or ./models/rptgan."""
+    folder_paths = _folder_paths()
+    if folder_paths is not None:
+        directory = os.path.join(folder_paths.models_dir, MODEL_FOLDER)
+    else:
+        directory = os.path.abspath(os.environ.get("RPTGAN_MODELS_DIR") or os.path.join("models", MODEL_FOLDER))
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
 # input files ------------------------------------------------------------------
 
 
@@ -250,8 +261,19 @@ def check_interrupt() -> None:
     model_management.throw_exception_if_processing_interrupted()
 
 
-def progress_callback(total: int) -> Callable[[int, int], None]:
-    """A ``callback(done, total)`` that moves ComfyUI's progress bar and honours Cancel."""
+def interrupt_requested() -> bool:
+    """Whether the user pressed Cancel (without raising: a long job can save its work first)."""
+    if not in_comfyui():
+        return False
+    try:
+        import comfy.model_management as model_management
+    except ImportError:
+        return False
+    return bool(model_management.processing_interrupted())
+
+
+def progress_callback(total: int, honour_cancel: bool = True) -> Callable[[int, int], None]:
+    """A ``callback(done, total)`` that moves ComfyUI's progress bar and (``honour_cancel``) raises on Cancel."""
     bar = None
     if in_comfyui():
         try:
@@ -264,6 +286,7 @@ def progress_callback(total: int) -> Callable[[int, int], None]:
     def callback(done: int, of: int) -> None:
         if bar is not None:
             bar.update_absolute(done, of)
-        check_interrupt()
+        if honour_cancel:
+            check_interrupt()
 
     return callback

@@ -210,20 +210,26 @@ class PoseTransfer:
                 raise NodeInputError(f"source_pose: {len(poses)} frames for {len(image)} source images "
                                      "(give one per source image, or one for all)")
             return poses
+        return PoseTransfer.estimate_poses(image, "source_pose")
+
+    @staticmethod
+    def estimate_poses(image: torch.Tensor, name: str) -> list:
+        """Each picture's pose from the preferred installed estimator, for the input ``name`` left unconnected;
+        a clear error when no estimator loads or a picture has nobody."""
         backends = estimators.backend_choices()
         try:
             estimator = estimators.get_estimator(backends[0])
         except Exception as error:  # an estimator that cannot load says why in its own error types
             raise NodeInputError(
-                f"source_pose: this model needs the pose of the source image; connect Estimate Pose (or Load Pose "
-                f"Keypoints) to source_pose, or install a pose estimator ({backends[0]!r} failed: {error})") from None
+                f"{name}: the poses are needed; connect Estimate Pose (or Load Pose Keypoints) to {name}, or "
+                f"install a pose estimator ({backends[0]!r} failed: {error})") from None
         poses = []
         for index in range(len(image)):
             found = estimator.estimate(image_to_uint8(image, index))
             if found.num_people == 0 or not found.visible.any():
                 raise NodeInputError(
-                    f"source_pose: the {backends[0]!r} estimator found no person in source image {index}; connect "
-                    "the source's pose (Estimate Pose or Load Pose Keypoints) to source_pose")
+                    f"{name}: the {backends[0]!r} estimator found no person in image {index}; connect the poses "
+                    f"(Estimate Pose or Load Pose Keypoints) to {name}")
             poses.append(found)
         return poses
 

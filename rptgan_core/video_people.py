@@ -1,8 +1,9 @@
 """People in videos, for building training sets: read frames, find people, follow
 each one across frames, and keep the crops a pose-transfer model can learn from.
 
-* ``read_video``: frames of a video file as uint8 RGB (OpenCV), bounded in count
-  and size; a file OpenCV cannot decode is a ``VideoError``.
+* ``read_video``: frames of a video file (OpenCV) or an animated image (WebP,
+  GIF, APNG: Pillow) as uint8 RGB, bounded in count and size; a file that
+  cannot be decoded is a ``VideoError``.
 * ``StaticCameraDetector``: people as moving blobs against a learnt background
   (OpenCV's MOG2), for fixed cameras such as surveillance footage; its boxes
   are (left, top, width, height) in frame pixels.
@@ -30,6 +31,7 @@ from .pose import KEYPOINT_INDEX, Pose
 
 MAX_VIDEO_FRAMES = 100_000
 MAX_FRAME_PIXELS = 4096 * 4096
+ANIMATED_IMAGE_EXTENSIONS = (".webp", ".gif", ".png", ".apng")
 
 Box = tuple[int, int, int, int]  # left, top, width, height
 
@@ -46,11 +48,30 @@ def _cv2():
     return cv2
 
 
+def _animated_image(path: str | os.PathLike):
+    """The open Pillow image when ``path`` is an animated image, else None."""
+    if not os.fspath(path).lower().endswith(ANIMATED_IMAGE_EXTENSIONS):
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError) as error:
+        raise VideoError(f"{path}: not a readable image ({error})") from None
+    return image
+
+
 def video_info(path: str | os.PathLike) -> dict[str, float]:
     """{frames, fps, width, height} of a video, as its container states them."""
-    cv2 = _cv2()
     if not os.path.isfile(path):
         raise VideoError(f"video not found: {path}")
+    image = _animated_image(path)
+    if image is not None:
+        with image:
+            duration = image.info.get("duration") or 0
+            return {"frames": float(getattr(image, "n_frames", 1)), "fps": 1000.0 / duration if duration else 0.0,
+                    "width": float(image.width), "height": float(image.height)}
+    cv2 = _cv2()
     capture = cv2.VideoCapture(os.fspath(path))
     try:
         if not capture.isOpened():
@@ -67,13 +88,17 @@ def read_video(path: str | os.PathLike, every: int = 1, max_frames: int = MAX_VI
     Raises VideoError when the file cannot be opened or decodes to no frame at all, or a
     frame is larger than ``MAX_FRAME_PIXELS``.
     """
-    cv2 = _cv2()
     if every < 1:
         raise VideoError(f"every must be at least 1, got {every}")
     info = video_info(path)
     if info["width"] * info["height"] > MAX_FRAME_PIXELS:
         raise VideoError(f"{path}: frames of {int(info['width'])}x{int(info['height'])} are larger than "
                          f"{MAX_FRAME_PIXELS:,} pixels")
+    image = _animated_image(path)
+    if image is not None:
+        yield from _image_frames(path, image, every, max_frames)
+        return
+    cv2 = _cv2()
     capture = cv2.VideoCapture(os.fspath(path))
     index = kept = 0
     try:
@@ -127,6 +152,23 @@ class StaticCameraDetector:
                     and area >= 0.25 * width * height:
                 boxes.append((int(left), int(top), int(width), int(height)))
         return boxes
+
+
+def _image_frames(path, image, every: int, max_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+    kept = 0
+    with image:
+        for index in range(0, getattr(image, "n_frames", 1), every):
+            if kept >= max_frames:
+                break
+            try:
+                image.seek(index)
+                frame = np.asarray(image.convert("RGB"))
+            except (OSError, EOFError) as error:
+                if kept == 0:
+                    raise VideoError(f"{path}: frame {index} cannot be decoded ({error})") from None
+                break
+            yield index, frame
+            kept += 1
 
 
 def iou(a: Box, b: Box) -> float:

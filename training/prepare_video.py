@@ -90,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-pose-change", type=float, default=0.04,
                         help="pair only crops whose keypoints moved this share of the height on average")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of identities held out for testing")
+    parser.add_argument("--test-last", type=float, default=0.0,
+                        help="with --one-person: hold out the last share of each clip instead (its later poses), "
+                             "for fine-tuning on that person")
     parser.add_argument("--max-pairs-per-identity", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0, help="seed of the identity split")
     args = parser.parse_args(argv)
@@ -299,10 +302,19 @@ def prepare(args: argparse.Namespace) -> dict:
     if not tracks:
         raise SystemExit(f"no track kept {args.min_track} usable crops; see the reasons with fewer --min-track")
     identities = sorted(tracks)
-    test = split_identities(identities, args.test_fraction, args.seed) if len(identities) > 1 else set()
+    if args.test_last:
+        if not (args.one_person and 0 < args.test_last < 1):
+            raise SystemExit("--test-last takes a share between 0 and 1, with --one-person")
+        cuts = {identity: round(len(tracks[identity]) * (1 - args.test_last)) for identity in identities}
+        if any(not 2 <= cut <= len(tracks[identity]) - 2 for identity, cut in cuts.items()):
+            raise SystemExit("--test-last leaves fewer than two frames on one side of a clip; use a longer clip")
+        parts = {"train": {i: tracks[i][:cuts[i]] for i in identities}, "test": {i: tracks[i][cuts[i]:] for i in identities}}
+    else:
+        test = split_identities(identities, args.test_fraction, args.seed) if len(identities) > 1 else set()
+        parts = {split: {i: tracks[i] for i in identities if (i in test) == (split == "test")} for split in ("train", "test")}
     counts = {}
     for split in ("train", "test"):
-        chosen = {identity: tracks[identity] for identity in identities if (identity in test) == (split == "test")}
+        chosen = parts[split]
         annotations, pairs = {}, []
         for identity, crops in chosen.items():
             names = [save_sample(args.output, split, identity, f"{identity}-f{crop.frame:05d}", crop.image, crop.pose)

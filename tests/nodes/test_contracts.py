@@ -21,6 +21,7 @@ EXPECTED = {
     "RPTGAN_CheckpointLoader": (("RPTGAN_MODEL", "STRING"), {"checkpoint", "device", "precision"}),
     "RPTGAN_PoseTransfer": (("IMAGE",), {"image", "pose", "checkpoint", "device", "precision", "output"}),
     "RPTGAN_Upscale": (("IMAGE",), {"image", "method", "scale", "upscale_model"}),
+    "RPTGAN_FineTune": (("RPTGAN_MODEL", "STRING"), {"images", "checkpoint", "steps", "learning_rate", "save_as"}),
 }
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 
