@@ -125,6 +125,37 @@ WORKFLOWS = [
         ],
     ),
     Workflow(
+        "rptgan_finetune_person",
+        "RPT-GAN fine-tuned on one person: Load Video Frames cuts the man out of a short clip (AI-generated, from "
+        "ComfyUI's template media), Fine-tune teaches him to the demo checkpoint in about a minute on a CPU and "
+        "saves it to models/rptgan, and Pose Transfer moves him through the poses of another AI-generated clip (a "
+        "knitted figure waving its arms). Put a clip of your own person in Load Video Frames; Cancel during training keeps what was "
+        "learned.",
+        [
+            Node(1, "RPTGAN_LoadVideoFrames", {"video": "rptgan_ai_clip_waving_man.webp", "every": 1, "max_frames": 90,
+                                               "person_crop": "mediapipe", "aspect": "synthetic (96x128)",
+                                               "margin": 0.15}),
+            Node(2, "RPTGAN_EstimatePose", {"image": link(1), "backend": "mediapipe", "if_no_person": "error",
+                                            "preview_over_image": False}),
+            Node(3, "RPTGAN_FineTune", {"images": link(1), "checkpoint": DEMO_CHECKPOINT, "steps": 200,
+                                        "learning_rate": 1e-4, "batch_size": 8, "save_as": "waving-man",
+                                        "poses": link(2)}),
+            Node(4, "RPTGAN_LoadVideoFrames", {"video": "rptgan_ai_clip_knitted_dancer.webp", "every": 2,
+                                               "max_frames": 30, "person_crop": "mediapipe",
+                                               "aspect": "synthetic (96x128)", "margin": 0.15}),
+            Node(5, "RPTGAN_EstimatePose", {"image": link(4), "backend": "mediapipe", "if_no_person": "error",
+                                            "preview_over_image": False}),
+            Node(6, "RPTGAN_EstimatePose", {"image": link(1, 1), "backend": "mediapipe", "if_no_person": "error",
+                                            "preview_over_image": False},
+                 title="Source pose"),
+            Node(7, "RPTGAN_PoseTransfer", {"image": link(1, 1), "pose": link(5), "checkpoint": DEMO_CHECKPOINT,
+                                            "device": "auto", "precision": "auto", "output": "pose canvas",
+                                            "batch_size": 8, "model": link(3), "source_pose": link(6)}),
+            Node(8, "SaveImage", {"images": link(7), "filename_prefix": "rptgan/finetuned"}),
+            Node(9, "SaveImage", {"images": link(5, 1), "filename_prefix": "rptgan/finetuned_pose"}),
+        ],
+    ),
+    Workflow(
         "rptgan_photo_to_pose",
         "RPT-GAN on your own photo: Load Person Image finds the person (MediaPipe BlazePose, offline after the "
         "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "

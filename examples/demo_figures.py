@@ -68,9 +68,14 @@ def held_out_pairs(pipeline: PoseTransferPipeline, rows: int) -> Image.Image:
     from evaluate import synthetic_test_pairs
 
     pairs, limit = synthetic_test_pairs()
-    chosen = pairs.pairs[: limit][:: max(1, limit // rows)][:rows]
+    return pairs_grid(pipeline, pairs, limit, rows, f"held-out pairs, {SYNTHETIC_LABEL.split(' (')[0]} (synthetic data)")
+
+
+def pairs_grid(pipeline: PoseTransferPipeline, pairs, limit: int, rows: int, caption: str) -> Image.Image:
+    """``rows`` of the first ``limit`` pairs, evenly spaced: source | target pose | output | ground truth | no pose."""
     from rptgan_core.data import PairList
 
+    chosen = pairs.pairs[: limit][:: max(1, limit // rows)][:rows]
     tiles = []
     for batch in generate_pairs(pipeline.generator, PairList(tuple(chosen), pairs.description, True),
                                 pipeline.config.letterbox_fill, batch_size=rows):
@@ -80,8 +85,8 @@ def held_out_pairs(pipeline: PoseTransferPipeline, rows: int) -> Image.Image:
                    batch.variants["no_pose"][i]]
             tiles.append(np.concatenate([_big(t) for t in row], axis=1))
     grid = np.concatenate(tiles, axis=0)
-    return _captioned(grid, f"held-out pairs, {SYNTHETIC_LABEL.split(' (')[0]} (synthetic data)",
-                      ["source", "target pose", "output", "ground truth", "no pose"], WIDTH * SCALE)
+    return _captioned(grid, caption, ["source", "target pose", "output", "ground truth", "no pose"],
+                      pipeline.config.image_width * SCALE)
 
 
 def _best_edit_angles(person, source_angles, edited: Pose) -> tuple[dict, float]:
@@ -144,9 +149,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", default=DEMO)
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "images"))
     parser.add_argument("--rows", type=int, default=8, help="held-out pairs in demo_pairs.png")
+    parser.add_argument("--data", help="instead: a PATN-layout dataset (e.g. from training/prepare_video.py); "
+                                       "writes only the grid of its test pairs, to --out as a file")
+    parser.add_argument("--caption", default="held-out pairs", help="with --data: the grid's caption")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
     pipeline = PoseTransferPipeline.from_checkpoint(args.checkpoint, device="cpu", dtype="float32")
+    if args.data:
+        from rptgan_core.data import read_patn_split
+
+        pairs = read_patn_split(args.data, "test", identity="folder")
+        pairs_grid(pipeline, pairs, len(pairs.pairs), args.rows, args.caption).save(args.out)
+        print(f"wrote {args.out}")
+        return
+    os.makedirs(args.out, exist_ok=True)
     held_out_pairs(pipeline, args.rows).save(os.path.join(args.out, "demo_pairs.png"))
     picture, figures = wave_and_edit(pipeline)
     picture.save(os.path.join(args.out, "demo_wave.png"))

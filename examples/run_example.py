@@ -11,8 +11,10 @@ PNG files under --out (plus the target pose skeletons). Prints the files written
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -35,6 +37,23 @@ def _use_checkpoint(prompt: dict, checkpoint: str) -> None:
             node["inputs"]["checkpoint"] = name
 
 
+def _stage_inputs(inputs: str, staging: str) -> str:
+    """``inputs``, or when ComfyUI's template clips are installed (the fine-tuning example uses
+    them), a folder holding copies of both."""
+    compat = importlib.import_module(f"{load_pack().__name__}.nodes.comfy_compat")
+    clips = {name: compat.template_clip(*where) for name, where in compat.TEMPLATE_CLIPS.items()}
+    clips = {name: path for name, path in clips.items() if path and not os.path.exists(os.path.join(inputs, name))}
+    if not clips:
+        return inputs
+    os.makedirs(staging, exist_ok=True)
+    for name in os.listdir(inputs):  # copies: the nodes refuse links that leave their input folder
+        if os.path.isfile(os.path.join(inputs, name)):
+            shutil.copyfile(os.path.join(inputs, name), os.path.join(staging, name))
+    for name, path in clips.items():
+        shutil.copyfile(path, os.path.join(staging, name))
+    return staging
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run an example RPT-GAN workflow without a ComfyUI server.")
     parser.add_argument("--out", default=os.path.join("outputs", "example"), help="folder for the PNG files")
@@ -52,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     # The nodes read their folders from these when ComfyUI is not around (nodes/comfy_compat.py).
-    os.environ["RPTGAN_INPUT_DIR"] = os.path.abspath(args.inputs)
+    os.environ["RPTGAN_INPUT_DIR"] = _stage_inputs(os.path.abspath(args.inputs), os.path.join(out, "inputs"))
     os.environ["RPTGAN_MODELS_DIR"] = os.path.dirname(checkpoint)
+    os.environ["RPTGAN_MODEL_SAVE_DIR"] = os.path.join(out, "models")  # a fine-tune saves here, not beside the demo
     os.environ.setdefault("RPTGAN_TEMP_DIR", os.path.join(tempfile.gettempdir(), "rptgan-example-temp"))
 
     try:

@@ -6,7 +6,7 @@ rptgan_core's types, calls rptgan_core, and converts back. See docs/nodes.md.
 
 from .comfy_compat import place_example_inputs, register_model_folders
 from .finetune import FineTune
-from .loaders import LoadPersonImage, LoadPoseKeypoints
+from .loaders import LoadPersonImage, LoadPoseKeypoints, LoadVideoFrames
 from .pose_nodes import EditPose, EstimatePose
 from .routes import register as register_routes
 from .sequences import PoseKeyframes, PoseLibrary, SavePoseToLibrary
@@ -16,6 +16,7 @@ from .upscale import Upscale
 NODE_CLASS_MAPPINGS = {
     "RPTGAN_LoadPersonImage": LoadPersonImage,
     "RPTGAN_LoadPoseKeypoints": LoadPoseKeypoints,
+    "RPTGAN_LoadVideoFrames": LoadVideoFrames,
     "RPTGAN_EstimatePose": EstimatePose,
     "RPTGAN_EditPose": EditPose,
     "RPTGAN_PoseLibrary": PoseLibrary,
@@ -30,6 +31,7 @@ NODE_CLASS_MAPPINGS = {
 NODE_DISPLAY_NAME_MAPPINGS = {
     "RPTGAN_LoadPersonImage": "Load Person Image (RPT-GAN)",
     "RPTGAN_LoadPoseKeypoints": "Load Pose Keypoints (RPT-GAN)",
+    "RPTGAN_LoadVideoFrames": "Load Video Frames (RPT-GAN)",
     "RPTGAN_EstimatePose": "Estimate Pose (RPT-GAN)",
     "RPTGAN_EditPose": "Edit Pose (RPT-GAN)",
     "RPTGAN_PoseLibrary": "Pose Library (RPT-GAN)",

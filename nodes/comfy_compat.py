@@ -17,6 +17,7 @@ RPTGAN_UPSCALE_DIR     folder of upscale models
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACK_CHECKPOINTS = os.path.join(PACK_DIR, "checkpoints")
 IMAGE_EXTENSIONS = set(imageio.IMAGE_EXTENSIONS)
 POSE_EXTENSIONS = {".json"}
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".webp", ".gif", ".apng"}
 
 
 class InputFileError(ValueError):
@@ -81,20 +83,49 @@ def pose_library_directory() -> str:
 EXAMPLE_INPUTS = os.path.join(PACK_DIR, "examples", "assets")
 
 
+# Short AI-generated clips of one person (MIT, from ComfyUI's template media packages on
+# PyPI, which ComfyUI installs), for the fine-tuning example: input name -> (package, file).
+TEMPLATE_CLIPS = {
+    "rptgan_ai_clip_waving_man.webp": ("comfyui_workflow_templates_media_api",
+                                       "templates/api_moonvalley_video_to_video_pose_control-2.webp"),
+    "rptgan_ai_clip_knitted_dancer.webp": ("comfyui_workflow_templates_media_api",
+                                           "templates/api_moonvalley_video_to_video_pose_control-1.webp"),
+}
+
+
+def template_clip(package: str, relative: str) -> str | None:
+    """The file in an installed package (found without importing it), or None."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(root, relative)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def place_example_inputs() -> list[str]:
-    """Copy the example workflows' inputs (examples/assets) into ComfyUI's input folder,
-    so the examples run right after install; files already there are left as they are.
-    Returns the names copied. Outside ComfyUI there is no input folder to fill."""
+    """Copy the example workflows' inputs (examples/assets, and the template clips where their
+    packages are installed) into ComfyUI's input folder, so the examples run right after install;
+    files already there are left as they are. Returns the names copied. Outside ComfyUI there
+    is no input folder to fill."""
     if not in_comfyui():
         return []
     target = input_directory()
+    sources = {name: os.path.join(EXAMPLE_INPUTS, name) for name in sorted(os.listdir(EXAMPLE_INPUTS))
+               if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS | POSE_EXTENSIONS}
+    for name, (package, relative) in TEMPLATE_CLIPS.items():
+        found = template_clip(package, relative)
+        if found:
+            sources[name] = found
     copied = []
-    for name in sorted(os.listdir(EXAMPLE_INPUTS)):
-        extension = os.path.splitext(name)[1].lower()
-        if extension not in IMAGE_EXTENSIONS | POSE_EXTENSIONS or os.path.exists(os.path.join(target, name)):
+    for name, source in sources.items():
+        if os.path.exists(os.path.join(target, name)):
             continue
         os.makedirs(target, exist_ok=True)
-        shutil.copyfile(os.path.join(EXAMPLE_INPUTS, name), os.path.join(target, name))
+        shutil.copyfile(source, os.path.join(target, name))
         copied.append(name)
     return copied
 
@@ -159,12 +190,14 @@ def model_path(folder: str, name: str) -> str:
 
 
 def model_save_directory() -> str:
-    """Where new RPT-GAN checkpoints go: ComfyUI's models/rptgan, else $RPTGAN_MODELS_DIR or ./models/rptgan."""
+    """Where new RPT-GAN checkpoints go: ComfyUI's models/rptgan, else $RPTGAN_MODEL_SAVE_DIR,
+    $RPTGAN_MODELS_DIR or ./models/rptgan."""
     folder_paths = _folder_paths()
     if folder_paths is not None:
         directory = os.path.join(folder_paths.models_dir, MODEL_FOLDER)
     else:
-        directory = os.path.abspath(os.environ.get("RPTGAN_MODELS_DIR") or os.path.join("models", MODEL_FOLDER))
+        directory = os.path.abspath(os.environ.get("RPTGAN_MODEL_SAVE_DIR") or os.environ.get("RPTGAN_MODELS_DIR")
+                                    or os.path.join("models", MODEL_FOLDER))
     os.makedirs(directory, exist_ok=True)
     return directory
 

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 
 from rptgan_core.config import get_config
-from rptgan_core.framing import CropBox, aspect_box, crop_to_box, person_box
+from rptgan_core.framing import CropBox, aspect_box, crop_frames_to_person, crop_to_box, person_box
 from rptgan_core.imageio import ImageLoadError, load_image
 from rptgan_core.jsonio import read_json_file
-from rptgan_core.pose import Pose, draw_skeleton
+from rptgan_core.pose import Pose, PoseError, draw_skeleton
 from rptgan_core.pose.formats import COORDINATES
 
 from . import comfy_compat, estimators
@@ -194,3 +194,86 @@ class LoadPoseKeypoints:
         data = read_json_file(path, f"pose_file: {pose_file!r}", NodeInputError)
         poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height), coordinates)
         return (poses_to_keypoints(poses), pose_preview(poses), len(poses))
+
+
+# A clip read whole into an IMAGE batch stays under this many float32 bytes.
+MAX_CLIP_BYTES = 4 * 2**30
+MAX_CLIP_FRAMES = 2000
+
+
+class LoadVideoFrames:
+    """Frames of a video or an animated image in the input folder, as an IMAGE batch."""
+
+    DESCRIPTION = ("Loads the frames of a video (mp4, avi, mov, webm, ... as OpenCV reads them) or an animated "
+                   "image (WebP, GIF, APNG) from the input folder: every n-th frame, up to max_frames. With an "
+                   "estimator in person_crop, each frame is cut around its main person at the chosen aspect (as "
+                   "Load Person Image does), all at the first frame's crop size. For the Fine-tune node (frames of "
+                   "one person) and for poses from a clip (through Estimate Pose).")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE", "IMAGE", "INT")
+    RETURN_NAMES = ("frames", "first_frame", "count")
+    OUTPUT_TOOLTIPS = ("the frames read", "the first of them, e.g. as Pose Transfer's source", "how many frames")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "video": (comfy_compat.list_input_files(comfy_compat.VIDEO_EXTENSIONS), {
+                    "tooltip": "a video or animated image in ComfyUI's input folder"}),
+                "every": ("INT", {"default": 1, "min": 1, "max": 1000, "tooltip": "keep every n-th frame"}),
+                "max_frames": ("INT", {"default": 120, "min": 1, "max": MAX_CLIP_FRAMES,
+                                       "tooltip": "read at most this many frames"}),
+            },
+            "optional": {
+                "person_crop": ([NO_CROP] + estimators.backend_choices(), {
+                    "default": NO_CROP, "tooltip": "pose estimator that finds the person to crop each frame to"}),
+                "aspect": (aspect_choices()[1:], {"default": aspect_choices()[1],
+                                                  "tooltip": "shape of the crops: a model's canvas"}),
+                "margin": ("FLOAT", {"default": 0.15, "min": 0.0, "max": 2.0, "step": 0.01,
+                                     "tooltip": "space around the person, as a fraction of their height"}),
+            },
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, video):
+        return comfy_compat.input_file_problem(video, "video")
+
+    @classmethod
+    def IS_CHANGED(cls, video, **_):
+        return comfy_compat.input_file_version(video, "video")
+
+    def load(self, video: str, every: int = 1, max_frames: int = 120, person_crop: str = NO_CROP,
+             aspect: str = "", margin: float = 0.15):
+        from rptgan_core.video_people import VideoError, read_video, video_info
+
+        path = comfy_compat.resolve_input_file(video, "video")
+        try:
+            info = video_info(path)
+            wanted = min(max_frames, max(1, int(info["frames"] or max_frames) // every))
+            if wanted * info["width"] * info["height"] * 3 * 4 > MAX_CLIP_BYTES:
+                raise NodeInputError(f"video: {wanted} frames of {int(info['width'])}x{int(info['height'])} would "
+                                     f"take more than {MAX_CLIP_BYTES // 2**30} GB; lower max_frames or raise every")
+            frames = [frame for _, frame in read_video(path, every=every, max_frames=max_frames)]
+        except VideoError as error:
+            raise NodeInputError(f"video: {error}") from None
+        if len({frame.shape for frame in frames}) > 1:
+            raise NodeInputError(f"video: {video!r} changes size between frames; re-encode it at one size")
+        batch = torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)
+        if person_crop != NO_CROP:
+            batch = self._crop_to_person(batch, frames, person_crop, aspect or aspect_choices()[1], margin)
+        return (batch, batch[:1].clone(), len(frames))
+
+    @staticmethod
+    def _crop_to_person(batch: torch.Tensor, frames: list, backend: str, aspect: str, margin: float) -> torch.Tensor:
+        """Each frame cut around its main person at ``aspect``, all resized to the first crop's size."""
+        ratio, fill = _aspect(aspect)
+        if ratio is None:
+            raise NodeInputError(f"aspect: choose a model's canvas for cropping, got {aspect!r}")
+        estimator = estimators.get_estimator(backend)
+        poses = [estimator.estimate(frame) for frame in frames]
+        try:
+            crops, _ = crop_frames_to_person(image_to_chw(batch), poses, ratio, margin, fill)
+        except PoseError as error:
+            raise NodeInputError(f"person_crop: {backend} found no person in {error}") from None
+        return crops.permute(0, 2, 3, 1).contiguous()

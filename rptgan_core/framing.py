@@ -73,6 +73,32 @@ def person_box(pose: Pose, frame_size: tuple[int, int], aspect: float | None = N
     return CropBox(_place(centre[0], width, frame_size[1]), _place(centre[1], height, frame_size[0]), width, height)
 
 
+def crop_frames_to_person(frames: torch.Tensor, poses: list[Pose], aspect: float, margin: float = 0.15,
+                          fill: float = 0.0) -> tuple[torch.Tensor, list[Pose]]:
+    """Frames of a clip, each cut around its main person (``person_box``) and resized to the
+    first frame's crop size, so they batch; with each pose moved onto its crop.
+
+    Args:
+        frames: (N, C, H, W) in [0, 1]; poses: one per frame, on the frames' canvas.
+    Returns:
+        (N, C, h, w) crops and their poses (h x w canvas, the main person only).
+    """
+    if len(poses) != len(frames):
+        raise ValueError(f"{len(poses)} poses for {len(frames)} frames")
+    crops, moved, size = [], [], None
+    height, width = frames.shape[-2:]
+    for index, pose in enumerate(poses):
+        try:
+            box = person_box(pose, (height, width), aspect, margin)
+        except PoseError as error:
+            raise PoseError(f"frame {index}: {error}") from None
+        size = size or (box.height, box.width)
+        crops.append(resize_image(crop_to_box(frames[index:index + 1], box, fill), *size).clamp(0, 1))
+        person = pose.main_person().resized(width, height)
+        moved.append(person.translated(-box.left, -box.top, box.width, box.height).resized(size[1], size[0]))
+    return torch.cat(crops), moved
+
+
 def aspect_box(frame_size: tuple[int, int], aspect: float) -> CropBox:
     """The smallest box of shape ``aspect`` (width / height) holding the whole frame, centred:
     letterboxing the frame to that shape."""

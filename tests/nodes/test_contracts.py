@@ -12,6 +12,7 @@ import pytest
 EXPECTED = {
     "RPTGAN_LoadPersonImage": (("IMAGE", "MASK", "RPTGAN_CROP"), {"image"}),
     "RPTGAN_LoadPoseKeypoints": (("POSE_KEYPOINT", "IMAGE", "INT"), {"pose_file"}),
+    "RPTGAN_LoadVideoFrames": (("IMAGE", "IMAGE", "INT"), {"video", "every", "max_frames"}),
     "RPTGAN_EstimatePose": (("POSE_KEYPOINT", "IMAGE"), {"image", "backend", "if_no_person"}),
     "RPTGAN_EditPose": (("POSE_KEYPOINT", "IMAGE"), {"pose", "mirror", "scale", "rotate", "translate_x", "translate_y",
                                                      "limb", "limb_angle", "keypoint", "edited_pose"}),

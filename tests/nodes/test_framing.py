@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,3 +94,22 @@ def test_feathered_paste_fades_into_the_frame_along_inner_edges():
     assert float((rows[1:] - rows[:-1]).abs().max()) < 0.25 < float((hard[0, 0, 1:, 20] - hard[0, 0, :-1, 20]).abs().max())
     with pytest.raises(ValueError, match="feather"):
         paste_into_frame(frame, torch.ones(1, 3, 4, 4), box, feather=0.9)
+
+
+def test_clip_frames_cut_around_the_person_share_one_size():
+    from rptgan_core.framing import crop_frames_to_person
+    from rptgan_core.pose import PoseError
+
+    frames = torch.rand(3, 3, 120, 160)
+    poses = []
+    for shift in (0, 20, 40):
+        points = np.zeros((18, 3), np.float32)
+        points[[0, 10, 13]] = [[60 + shift, 20, 1], [50 + shift, 100, 1], [70 + shift, 100, 1]]
+        poses.append(Pose(points, 160, 120))
+    crops, moved = crop_frames_to_person(frames, poses, aspect=0.75, margin=0.1)
+    assert crops.shape[0] == 3 and crops.shape[2] / crops.shape[3] == pytest.approx(4 / 3, rel=0.05)
+    for pose in moved:  # the person sits in the middle of every crop
+        assert (pose.width, pose.height) == (crops.shape[3], crops.shape[2])
+        assert pose.keypoints[0, 0, 0] == pytest.approx(crops.shape[3] / 2, abs=2)
+    with pytest.raises(PoseError, match="frame 1"):
+        crop_frames_to_person(frames, [poses[0], Pose.empty(160, 120), poses[2]], 0.75)

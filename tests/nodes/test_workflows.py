@@ -54,11 +54,15 @@ def test_there_are_example_workflows(kit):
             assert thumbnail.format == "JPEG" and np.asarray(thumbnail, dtype=np.float32).std() > 1.0, name
 
 
-def test_every_api_workflow_names_existing_nodes_with_valid_inputs(kit, executor, example_folders):
+def test_every_api_workflow_names_existing_nodes_with_valid_inputs(kit, executor, example_folders, pack_module):
     classes = executor.node_classes()
+    # the fine-tuning example's clips come from ComfyUI's template media packages, which ComfyUI installs
+    clips = pack_module("nodes.comfy_compat").TEMPLATE_CLIPS
     for path in _api_workflows(kit):
         prompt = executor.read_workflow(str(path))
-        assert executor.validate(prompt, classes) == [], path.name
+        problems = [p for p in executor.validate(prompt, classes)
+                    if not any(f"video {name!r} not found in the input folder" in p for name in clips)]
+        assert problems == [], path.name
         assert any(node["class_type"] == "SaveImage" for node in prompt.values()), path.name
 
 
