@@ -6,6 +6,8 @@ import os
 import re
 import time
 
+import torch
+
 from . import comfy_compat
 from .convert import NodeInputError, check_image, image_to_chw, poses_from_keypoints, require_people
 from .loaders import CATEGORY
@@ -62,6 +64,13 @@ class FineTune:
 
     def train(self, images, checkpoint: str, steps: int = 300, learning_rate: float = 1e-4, batch_size: int = 8,
               save_as: str = "rptgan-finetuned", poses=None):
+        # ComfyUI runs nodes under torch.inference_mode(); training needs autograd, and tensors made
+        # outside inference mode (as ComfyUI's own training nodes do).
+        with torch.inference_mode(False), torch.enable_grad():
+            return self._train(images.clone() if isinstance(images, torch.Tensor) else images, checkpoint, steps,
+                               learning_rate, batch_size, save_as, poses)
+
+    def _train(self, images, checkpoint: str, steps: int, learning_rate: float, batch_size: int, save_as: str, poses):
         # Loaded on first use: importing the pack stays light.
         from rptgan_core.checkpoint import CheckpointError, load_generator, save_checkpoint
         from rptgan_core.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune

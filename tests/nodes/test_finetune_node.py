@@ -91,3 +91,11 @@ def test_poses_are_estimated_when_not_connected(node, flow_checkpoint, fake_esti
     images, _ = _frames()
     node.train(images, flow_checkpoint, steps=1, batch_size=2)
     assert fake_estimator.calls == len(images)
+
+
+def test_finetune_runs_under_comfyuis_inference_mode(node, flow_checkpoint, folders):
+    images, poses = _frames()
+    with torch.inference_mode():  # ComfyUI executes every node like this
+        images = images.clone()
+        model, _ = node.train(images, flow_checkpoint, steps=2, batch_size=2, save_as="inside", poses=poses)["result"]
+    assert (folders["models"] / "inside_00001.safetensors").is_file() and model is not None
