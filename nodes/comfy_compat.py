@@ -16,7 +16,6 @@ RPTGAN_UPSCALE_DIR     folder of upscale models
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -24,6 +23,7 @@ import tempfile
 from typing import Callable
 
 from rptgan_core import imageio
+from rptgan_core.files import sha256_file
 
 MODEL_FOLDER = "rptgan"
 UPSCALE_FOLDER = "upscale_models"
@@ -245,11 +245,7 @@ def list_input_files(extensions: set[str]) -> list[str]:
 
 def file_fingerprint(path: str) -> str:
     """sha256 of a file's bytes: ComfyUI re-runs a loader when it changes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def input_file_problem(name: str, kind: str) -> bool | str:

@@ -27,7 +27,6 @@ Everything is deterministic: the same videos and settings give the same files.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -45,6 +44,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from prepare_dataset import PREFIX, save_sample, split_identities, write_patn_split  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
+from rptgan_core.files import sha256_file  # noqa: E402
 from rptgan_core.framing import CropBox  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.video_people import (  # noqa: E402
@@ -110,14 +110,6 @@ def _size(text: str) -> tuple[int, int]:
     if not (16 <= height <= 1024 and 16 <= width <= 1024):
         raise SystemExit(f"--size sides must be 16 to 1024, got {text!r}")
     return height, width
-
-
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def crop_box(box: tuple[int, int, int, int], aspect: float, margin: float) -> CropBox:
@@ -296,7 +288,7 @@ def prepare(args: argparse.Namespace) -> dict:
             found = (crops_of_one_person if args.one_person else crops_of_tracks)(path, stem, estimator, size, args, report)
         except VideoError as error:
             raise SystemExit(str(error)) from None
-        report.videos[os.path.basename(path)] = {"sha256": sha256(path), "identities": len(found),
+        report.videos[os.path.basename(path)] = {"sha256": sha256_file(path), "identities": len(found),
                                                  "crops": sum(len(c) for c in found.values())}
         tracks.update(found)
     if not tracks:

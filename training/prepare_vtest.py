@@ -18,7 +18,6 @@ crops nor weights trained on it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -29,8 +28,11 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+for path in (REPO, HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from rptgan_core.files import sha256_file  # noqa: E402
 
 VTEST_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
 SDIST = "opencv-python-headless-4.12.0.88.tar.gz"
@@ -44,16 +46,8 @@ LICENCE_NOTE = ("vtest.avi (OpenCV sample data; appears to be PETS 2009 footage,
                 "built at use time, not for redistribution")
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checked(path: str) -> str:
-    found = _sha256(path)
+    found = sha256_file(path)
     if found != VTEST_SHA256:
         raise SystemExit(f"{path} is not OpenCV's vtest.avi (sha256 {found[:16]}..., expected {VTEST_SHA256[:16]}...)")
     return path
@@ -79,7 +73,7 @@ def download(cache: str = CACHE) -> str:
         print(f"downloading {url}", file=sys.stderr)
         with urllib.request.urlopen(url, timeout=300) as response, open(archive, "wb") as handle:
             shutil.copyfileobj(response, handle, 1 << 20)
-        if _sha256(archive) != SDIST_SHA256:
+        if sha256_file(archive) != SDIST_SHA256:
             raise SystemExit(f"{SDIST} from PyPI does not match its published sha256")
         with tarfile.open(archive) as tar:
             member = tar.getmember(SDIST_MEMBER)
