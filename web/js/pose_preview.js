@@ -184,6 +184,8 @@ export function attachPreview(editor, { post, get, source, sourcePose, chosen = 
       if (checkpoint && !checkpoints.includes(checkpoint)) checkpoint = "";
       editor.setPreviewModels(checkpoints, checkpoint);
     } catch (error) {
+      checkpoint = ""; // no model list, no preview: the editor stays as it is without the routes
+      client.cancel();
       editor.setPreviewModels(null, "", `preview unavailable (${error?.message ?? error})`);
     }
   }
