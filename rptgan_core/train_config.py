@@ -52,6 +52,9 @@ class DataConfig:
         eval_pairs: test pairs scored during training (the first ones, a fixed set).
         synthetic: SyntheticPeople spec; when set, the dataset is generated into
             ``root`` first if it is not there.
+        extra_train_roots: more PATN-layout folders whose training split joins the
+            training pairs (each letterboxed onto the model's canvas like the
+            rest; identities read as "auto"); held-out pairs come from ``root`` only.
     """
 
     layout: str = "patn"
@@ -66,6 +69,7 @@ class DataConfig:
     evaluation: str = "plain"
     eval_pairs: int = 200
     synthetic: dict | None = None
+    extra_train_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,15 @@ def read_pairs(config: TrainConfig, accelerator: Accelerator) -> tuple[PairList,
         return read_generic_folder(data.root), read_generic_folder(data.eval_root)
     annotations = [os.path.join(data.root, name) if name else None for name in (data.train_annotation,
                                                                                data.eval_annotation)]
-    return (read_patn_split(data.root, data.train_split, annotation=annotations[0], identity=data.identity),
-            read_patn_split(data.root, data.eval_split, annotation=annotations[1], identity=data.identity))
+    train = read_patn_split(data.root, data.train_split, annotation=annotations[0], identity=data.identity)
+    roots = data.extra_train_roots
+    if isinstance(roots, str) or not all(isinstance(root, str) for root in roots):
+        raise SystemExit(f"data.extra_train_roots must be a list of folder paths, got {roots!r}")
+    for root in roots:
+        extra = read_patn_split(root, data.train_split)
+        train = PairList(train.pairs + extra.pairs, f"{train.description} + {extra.description}",
+                         train.synthetic and extra.synthetic)
+    return train, read_patn_split(data.root, data.eval_split, annotation=annotations[1], identity=data.identity)
 
 
 # pictures -------------------------------------------------------------------------

@@ -155,3 +155,22 @@ def test_mixed_precision_auto_is_bf16_only_where_the_cpu_computes_it(load_script
         AcceleratorState._reset_state(reset_partial_state=True)
         assert train.make_accelerator(config).mixed_precision == expected
     AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_extra_training_roots_join_the_training_pairs_only(synthetic_root, load_script):
+    from types import SimpleNamespace
+
+    from rptgan_core.train_config import train_config_from_dict
+
+    train = load_script("train")
+    accelerator = SimpleNamespace(main_process_first=None, is_main_process=True)
+    base = {"model": "tiny", "data": {"layout": "patn", "root": synthetic_root}}
+    alone, held_out = train.read_pairs(train_config_from_dict(base), accelerator)
+    mixed = train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": [synthetic_root]}})
+    both, held_out_mixed = train.read_pairs(mixed, accelerator)
+    assert len(both) == 2 * len(alone) and len(held_out_mixed) == len(held_out)
+    assert " + " in both.description
+    for bad in (synthetic_root, [3]):
+        wrong = train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": bad}})
+        with pytest.raises(SystemExit, match="extra_train_roots"):
+            train.read_pairs(wrong, accelerator)
