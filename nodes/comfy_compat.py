@@ -155,12 +155,18 @@ def _fallback_extensions(folder: str) -> set[str]:
     return CHECKPOINT_EXTENSIONS if folder == MODEL_FOLDER else {".safetensors", ".sft", ".pth", ".pt", ".ckpt", ".bin"}
 
 
+def _partial(name: str) -> bool:
+    """A checkpoint still being written, or left half-written by a killed save (``save_checkpoint``'s temp file)."""
+    return os.path.basename(name).startswith(".tmp-")
+
+
 def model_files(folder: str) -> list[str]:
-    """Names (relative paths) of the model files in ComfyUI's ``folder`` (e.g. "rptgan", "upscale_models")."""
+    """Names (relative paths) of the model files in ComfyUI's ``folder`` (e.g. "rptgan", "upscale_models");
+    partial files a save left behind are not offered."""
     folder_paths = _folder_paths()
     if folder_paths is not None:
         try:
-            return list(folder_paths.get_filename_list(folder))
+            return [name for name in folder_paths.get_filename_list(folder) if not _partial(name)]
         except KeyError:
             return []
     names = set()
@@ -168,7 +174,7 @@ def model_files(folder: str) -> list[str]:
     for directory in _fallback_model_dirs(folder):
         for root, _dirs, files in os.walk(directory):
             for name in files:
-                if os.path.splitext(name)[1].lower() in extensions:
+                if os.path.splitext(name)[1].lower() in extensions and not _partial(name):
                     names.add(os.path.relpath(os.path.join(root, name), directory))
     return sorted(names)
 

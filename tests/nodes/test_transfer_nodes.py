@@ -225,3 +225,9 @@ def test_pose_transfer_estimates_a_missing_source_pose(nodes, kit, flow_checkpoi
     assert result.shape == (2, 32, 32, 3) and fake_estimator.calls == 2
     with pytest.raises(Exception, match="source_pose: the .* estimator found no person in image 0"):
         nodes["RPTGAN_PoseTransfer"]().generate(torch.zeros(1, 64, 48, 3), _pose(kit), flow_checkpoint)
+
+
+def test_half_written_checkpoints_are_not_offered(nodes, folders, tiny_checkpoint):
+    (folders["models"] / ".tmp-k3j2h1.safetensors").write_bytes(b"")  # what a save killed mid-way leaves
+    choices = nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0]
+    assert tiny_checkpoint in choices and not any(".tmp-" in c for c in choices)
