@@ -94,12 +94,10 @@ def _between(a: Pose, b: Pose, t: float) -> Pose:
         else:
             keypoints.append(_between_people(a.keypoints[index], b.keypoints[index], t))
     points = np.stack(keypoints) if keypoints else np.zeros((0, *a.keypoints.shape[1:]), np.float32)
-    # Keypoints that swing past the canvas edge become missing, as in every pose edit.
-    inside = ((points[..., 0] >= 0) & (points[..., 0] <= a.width - 1)
-              & (points[..., 1] >= 0) & (points[..., 1] <= a.height - 1))
-    points = np.where(inside[..., None], points, 0.0).astype(np.float32)
     extras = a.extras if t < 0.5 else b.extras
-    return Pose(points, a.width, a.height, extras if len(extras) == len(points) else ())
+    pose = Pose(points, a.width, a.height, extras if len(extras) == len(points) else ())
+    # Keypoints that swing past the canvas edge become missing, by the rule every pose edit uses.
+    return pose.map_points(lambda p: p, a.width, a.height)
 
 
 def interpolate_keyframes(keyframes: Sequence[Pose], frames: int, easing: str = "linear",
