@@ -37,7 +37,7 @@ from rptgan_core.framing import crop_frames_to_person  # noqa: E402
 from rptgan_core.metrics import ssim, to_uint8  # noqa: E402
 from rptgan_core.pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1  # noqa: E402
 from rptgan_core.processing import generate  # noqa: E402
-from rptgan_core.video_people import read_video  # noqa: E402
+from rptgan_core.video_people import keypoint_shift, read_video  # noqa: E402
 
 TARGET_SECONDS = 600
 
@@ -76,9 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     height = config.image_height
 
     def change(a: int, b: int) -> float:
-        pa, pb = data.keypoints[a].numpy(), data.keypoints[b].numpy()
-        both = (pa[:, 2] > 0) & (pb[:, 2] > 0)
-        return float(np.linalg.norm(pa[both, :2] - pb[both, :2], axis=1).mean() / height) if both.any() else 0.0
+        return keypoint_shift(data.keypoints[a].numpy(), data.keypoints[b].numpy(), height)
 
     pairs = [(a, b) for a in held for b in held if a != b and change(a, b) >= args.min_pose_change]
     if not pairs:

@@ -294,6 +294,15 @@ class CropCheck:
     min_colour_match: float = 0.6  # histogram intersection with the track's usual colours
 
 
+def keypoint_shift(a: np.ndarray, b: np.ndarray, height: float) -> float:
+    """How far a person's pose moved between two (18, 3) keypoint arrays: the mean distance of
+    the keypoints present in both, as a share of ``height``; 0 when none is."""
+    both = (a[:, 2] > 0) & (b[:, 2] > 0)
+    if not both.any():
+        return 0.0
+    return float(np.linalg.norm(a[both, :2] - b[both, :2], axis=1).mean() / height)
+
+
 def _side_sign(pose: Pose) -> float | None:
     """+1 when the person's right shoulder and hip lie left of their left ones (facing the camera), -1 when
     right of them (facing away), None when it cannot be told."""

@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """``--size`` HEIGHTxWIDTH as (height, width), positive; SystemExit naming the problem otherwise."""
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -131,7 +132,7 @@ def split_identities(identities: list[str], test_fraction: float, seed: int) -> 
 
 
 def prepare(args: argparse.Namespace) -> dict[str, object]:
-    size = _size(args.size)
+    size = parse_size(args.size)
     if not 0 < args.test_fraction < 1:
         raise SystemExit("--test-fraction must be between 0 and 1")
     people = list_photos(args.photos)

@@ -42,14 +42,14 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from prepare_dataset import PREFIX, save_sample, split_identities, write_patn_split  # noqa: E402
+from prepare_dataset import PREFIX, parse_size, save_sample, split_identities, write_patn_split  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.files import sha256_file  # noqa: E402
 from rptgan_core.framing import CropBox  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.video_people import (  # noqa: E402
-    MAX_VIDEO_FRAMES, CropCheck, StaticCameraDetector, VideoError, check_crop, colour_signature, read_video, side_flips,
-    track_boxes,
+    MAX_VIDEO_FRAMES, CropCheck, StaticCameraDetector, VideoError, check_crop, colour_signature, keypoint_shift,
+    read_video, side_flips, track_boxes,
 )
 
 ESTIMATE_HEIGHT = 256  # crops are enlarged to this height for the pose estimator
@@ -103,10 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size must look like 128x64 (height x width), got {text!r}") from None
+    height, width = parse_size(text)
     if not (16 <= height <= 1024 and 16 <= width <= 1024):
         raise SystemExit(f"--size sides must be 16 to 1024, got {text!r}")
     return height, width
@@ -140,14 +137,6 @@ def estimate(estimator, image: np.ndarray) -> Pose:
     scale = ESTIMATE_HEIGHT / height
     large = np.asarray(Image.fromarray(image).resize((round(width * scale), ESTIMATE_HEIGHT), Image.BICUBIC))
     return estimator.estimate(large).resized(width, height)
-
-
-def _pose_change(a: Pose, b: Pose) -> float:
-    pa, pb = a.keypoints[0], b.keypoints[0]
-    both = (pa[:, 2] > 0) & (pb[:, 2] > 0)
-    if not both.any():
-        return 0.0
-    return float(np.linalg.norm(pa[both, :2] - pb[both, :2], axis=1).mean() / a.height)
 
 
 def crops_of_tracks(path: str, stem: str, estimator, size: tuple[int, int], args, report: Report) -> dict[str, list[Crop]]:
@@ -239,7 +228,8 @@ def crops_of_one_person(path: str, stem: str, estimator, size: tuple[int, int], 
 
 def pairs_of(crops: list[Crop], names: list[str], min_change: float, limit: int) -> list[tuple[str, str]]:
     pairs = [(names[i], names[j]) for i in range(len(crops)) for j in range(len(crops))
-             if i != j and _pose_change(crops[i].pose, crops[j].pose) >= min_change]
+             if i != j and keypoint_shift(crops[i].pose.keypoints[0], crops[j].pose.keypoints[0],
+                                         crops[i].pose.height) >= min_change]
     if len(pairs) <= limit:
         return pairs
     picks = np.linspace(0, len(pairs) - 1, limit).round().astype(int)  # spread over the track, deterministic
