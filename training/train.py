@@ -53,7 +53,7 @@ from rptgan_core.inference import has_native_bf16  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
 from rptgan_core.losses import LossConfig, body_l1, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
-from rptgan_core.pose import Pose, body_mask, draw_skeleton  # noqa: E402
+from rptgan_core.pose import Pose, draw_skeleton, soft_body_mask  # noqa: E402
 from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E402
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
@@ -270,7 +270,7 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
             g_loss = g_loss + losses.painted * painted
             g_parts["g_painted"] = float(painted.detach())
         if losses.body > 0:
-            mask = body_mask(batch["target_keypoints"], *target.shape[-2:]).to(target.device)
+            mask = soft_body_mask(batch["target_keypoints"], *target.shape[-2:]).to(target.device)
             body = body_l1(generated, target, mask)
             g_loss = g_loss + losses.body * body
             g_parts["g_body"] = float(body.detach())

@@ -55,8 +55,9 @@ _BODY_LIMBS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 1
 _BODY_TORSO = ((1, 8), (1, 11), (2, 8), (5, 11), (2, 11), (5, 8), (2, 5), (8, 11))
 
 
-def body_mask(keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """A soft mask of the body a pose outlines, for weighting losses where the person is.
+def soft_body_mask(keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A soft mask of the body a pose outlines, for weighting losses where the person is (a tensor
+    for the training step; ``metrics.body_mask`` is PATN's mask for scoring, a different one).
 
     Args:
         keypoints: (B, 18, 3) x, y in pixels of a ``width`` x ``height`` canvas and

@@ -59,11 +59,11 @@ def test_empty_pose_draws_nothing():
 
 
 def test_body_mask_covers_the_limbs_and_torso_and_nothing_else(person_pose):
-    from rptgan_core.pose import body_mask
+    from rptgan_core.pose import soft_body_mask
     from rptgan_core.pose_metrics import keypoint_part_labels
 
     keypoints = torch.from_numpy(person_pose.keypoints[:1])
-    mask = body_mask(keypoints, person_pose.height, person_pose.width)
+    mask = soft_body_mask(keypoints, person_pose.height, person_pose.width)
     assert mask.shape == (1, 1, 128, 88) and 0 <= float(mask.min()) and float(mask.max()) == 1.0
     labels = keypoint_part_labels(person_pose.keypoints[0], 128, 88)
     inside = mask[0, 0].numpy() > 0.5
@@ -74,7 +74,7 @@ def test_body_mask_covers_the_limbs_and_torso_and_nothing_else(person_pose):
     points = keypoints.clone()
     points[0, 4] = 0
     x, y = person_pose.keypoints[0, 4, :2].astype(int)
-    assert body_mask(points, 128, 88)[0, 0, y, x] < mask[0, 0, y, x]
-    assert float(body_mask(torch.zeros(1, 18, 3), 128, 88).sum()) == 0
+    assert soft_body_mask(points, 128, 88)[0, 0, y, x] < mask[0, 0, y, x]
+    assert float(soft_body_mask(torch.zeros(1, 18, 3), 128, 88).sum()) == 0
     with pytest.raises(ValueError, match="keypoints must be"):
-        body_mask(keypoints[0], 128, 88)
+        soft_body_mask(keypoints[0], 128, 88)
