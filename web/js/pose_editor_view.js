@@ -104,6 +104,10 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
   let previewImage = null; // the re-posed person for the current pose, drawn under the skeleton
   let previewNote = "";
   let previewWarning = false;
+  const notePreview = (text, warning) => {
+    previewNote = text;
+    previewWarning = warning;
+  };
   let handlers = null; // {choose, loadPose, savePose} from pose_preview.js
 
   const button = (action, text, title) => make(doc, "button", { type: "button", textContent: text, title, dataset: { action } });
@@ -482,8 +486,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     }
     handlers.savePose(name).then(() => {
       error = "";
-      previewNote = `saved “${name}” in the pose library`;
-      previewWarning = false;
+      notePreview(`saved “${name}” in the pose library`, false);
       update();
     }, (caught) => {
       error = `library: ${caught.message}`;
@@ -537,14 +540,10 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
     },
     /** The re-posed person to draw under the skeleton (URL, or null for the source image), and a note. */
     setPreview(url, note = null, warning = false) {
-      if (note !== null) {
-        previewNote = note;
-        previewWarning = warning;
-      }
+      if (note !== null) notePreview(note, warning);
       previewImage = loadPicture(url, () => previewImage, () => {
         previewImage = null;
-        previewNote = "preview: the picture could not be shown";
-        previewWarning = true;
+        notePreview("preview: the picture could not be shown", true);
       });
     },
     setPreviewBusy(busy) {
@@ -557,10 +556,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
       controls.previewModel.replaceChildren(...options);
       controls.previewModel.value = names?.includes(chosen) ? chosen : "";
       controls.previewModel.disabled = !names?.length;
-      if (note) {
-        previewNote = note;
-        previewWarning = true;
-      }
+      if (note) notePreview(note, true);
       if (names) libraryBar.style.display = "";
       update();
     },
@@ -574,10 +570,7 @@ export function createPoseEditor({ onChange, document: doc = globalThis.document
       controls.library.value = "";
       controls.library.disabled = !builtin;
       controls.savePose.disabled = !builtin;
-      if (note) {
-        previewNote = note;
-        previewWarning = true;
-      }
+      if (note) notePreview(note, true);
       if (builtin) libraryBar.style.display = "";
       update();
     },
