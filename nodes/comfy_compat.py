@@ -25,6 +25,8 @@ from typing import Callable
 from rptgan_core import imageio
 from rptgan_core.files import sha256_file
 
+from .convert import NodeInputError
+
 MODEL_FOLDER = "rptgan"
 UPSCALE_FOLDER = "upscale_models"
 CHECKPOINT_EXTENSIONS = {".safetensors"}
@@ -35,8 +37,11 @@ POSE_EXTENSIONS = {".json"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".webp", ".gif", ".apng"}
 
 
-class InputFileError(ValueError):
+class InputFileError(NodeInputError):
     """A file name given to a loader node is unusable (outside the input folder, missing)."""
+
+
+InputFileError.__module__ = NodeInputError.__module__  # shown as the pack's, like NodeInputError
 
 
 def _folder_paths():

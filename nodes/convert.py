@@ -16,16 +16,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from rptgan_core.pose import Pose, PoseError, poses_from_openpose_json, poses_to_openpose_json
+from rptgan_core.errors import RptganError
+from rptgan_core.pose import (
+    Pose,
+    PoseError,
+    poses_from_openpose_json,
+    poses_to_openpose_json,
+)
+from rptgan_core.pose.formats import COORDINATES
+
+# The optional widget of every node that reads poses: how their numbers are to be read.
+COORDINATES_INPUT = (list(COORDINATES), {
+    "default": "auto", "tooltip": "auto: fractions of the canvas when nearly all of a sequence's points lie "
+                                  "within 0..1, else pixels; or say which"})
 
 
-class NodeInputError(ValueError):
+class NodeInputError(RptganError, ValueError):
     """A node got an input it cannot use; the message names the input and the problem."""
 
 
 # ComfyUI imports a pack under its folder's path, and shows an error's type as module + name in
 # /history and in the UI's report; the pack's own name reads better than a filesystem path there.
 NodeInputError.__module__ = "comfyui_rptgan"
+
+
+# How far an IMAGE may stray outside 0..1 and be clamped: resampling overshoots a little;
+# anything more is another convention (0..255, -1..1) that clamping would turn white or black.
+IMAGE_RANGE_SLACK = 0.05
 
 
 def check_image(image: Any, name: str = "image") -> torch.Tensor:
@@ -46,6 +63,10 @@ def check_image(image: Any, name: str = "image") -> torch.Tensor:
     image = image.float()
     if not torch.isfinite(image).all():
         raise NodeInputError(f"{name}: image contains NaN or infinity")
+    low, high = float(image.min()), float(image.max())
+    if low < -IMAGE_RANGE_SLACK or high > 1 + IMAGE_RANGE_SLACK:
+        raise NodeInputError(f"{name}: IMAGE values run from {low:.3g} to {high:.3g}; they must lie in 0..1 "
+                             "(an image scaled to 0..255?)")
     return image.clamp(0, 1)
 
 

@@ -11,11 +11,11 @@ from rptgan_core.config import get_config
 from rptgan_core.framing import CropBox, aspect_box, crop_frames_to_person, crop_to_box, person_box
 from rptgan_core.imageio import ImageLoadError, load_image
 from rptgan_core.jsonio import read_json_file
+from rptgan_core.limits import MAX_CLIP_BYTES, MAX_CLIP_FRAMES, MAX_PREVIEW_BYTES
 from rptgan_core.pose import Pose, PoseError, draw_skeleton
-from rptgan_core.pose.formats import COORDINATES
 
 from . import comfy_compat, estimators
-from .convert import NodeInputError, image_to_chw, poses_from_keypoints, poses_to_keypoints
+from .convert import COORDINATES_INPUT, NodeInputError, image_to_chw, poses_from_keypoints, poses_to_keypoints
 
 CATEGORY = "RPT-GAN"
 NO_CROP = "off"
@@ -130,15 +130,15 @@ class LoadPersonImage:
         else:
             box = CropBox.whole(loaded.height, loaded.width)
 
-        cropped = crop_to_box(frame, box, pad)
+        try:
+            cropped = crop_to_box(frame, box, pad)
+        except ValueError as error:
+            raise NodeInputError(f"aspect: {aspect} on {image!r}: {error}") from None
         cropped_mask = crop_to_box(mask, box, 1.0)
         info = CropInfo(frame, box)
         return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
 
 
-# A preview of a long sequence on a large canvas is drawn smaller rather than
-# allocating gigabytes: at most this many float32 bytes for the whole IMAGE.
-MAX_PREVIEW_BYTES = 2**30
 
 
 def pose_preview(poses: list[Pose]) -> torch.Tensor:
@@ -175,9 +175,7 @@ class LoadPoseKeypoints:
                                           "tooltip": "canvas for frames that do not state their size"}),
             },
             "optional": {
-                "coordinates": (list(COORDINATES), {
-                    "default": "auto", "tooltip": "auto: fractions of the canvas when nearly all of the file's "
-                                                  "points lie within 0..1, else pixels; or say which"}),
+                "coordinates": COORDINATES_INPUT,
             },
         }
 
@@ -196,9 +194,6 @@ class LoadPoseKeypoints:
         return (poses_to_keypoints(poses), pose_preview(poses), len(poses))
 
 
-# A clip read whole into an IMAGE batch stays under this many float32 bytes.
-MAX_CLIP_BYTES = 4 * 2**30
-MAX_CLIP_FRAMES = 2000
 
 
 class LoadVideoFrames:

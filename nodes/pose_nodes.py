@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -14,7 +15,7 @@ from rptgan_core.pose import KEYPOINT_NAMES, Pose, draw_skeleton, resize_image
 
 from . import comfy_compat, estimators
 from .convert import (
-    NodeInputError, check_image, image_to_chw, image_to_uint8, keypoints_json, poses_from_keypoints, poses_to_keypoints,
+    COORDINATES_INPUT, NodeInputError, check_image, image_to_chw, image_to_uint8, keypoints_json, poses_from_keypoints, poses_to_keypoints,
     require_people,
 )
 from .loaders import CATEGORY
@@ -139,14 +140,16 @@ class EditPose:
             "optional": {
                 "retarget_to": ("POSE_KEYPOINT", {"tooltip": "give the pose this person's limb lengths"}),
                 "image": ("IMAGE", {"tooltip": "shown behind the preview and in the pose editor"}),
+                "coordinates": COORDINATES_INPUT,
             },
         }
 
     def edit(self, pose, mirror: bool = False, scale: float = 1.0, rotate: float = 0.0, translate_x: float = 0.0,
              translate_y: float = 0.0, limb: str = NO_LIMB, limb_angle: float = 0.0, keypoint: str = NO_KEYPOINT,
              keypoint_action: str = "set", keypoint_x: float = 0.5, keypoint_y: float = 0.5,
-             person: int = ALL_PEOPLE, edited_pose: str = "", retarget_to=None, image=None):
-        incoming = poses_from_keypoints(pose, "pose")
+             person: int = ALL_PEOPLE, edited_pose: str = "", retarget_to=None, image=None,
+             coordinates: str = "auto"):
+        incoming = poses_from_keypoints(pose, "pose", coordinates=coordinates)
         poses = incoming
         if edited_pose and edited_pose.strip():
             poses = poses_from_keypoints(edited_pose, "edited_pose")
@@ -159,6 +162,11 @@ class EditPose:
             raise NodeInputError(f"limb: unknown limb {limb!r}; choose one of {list(pose_edit.LIMB_JOINTS)}")
         if keypoint_action not in ("set", "clear"):
             raise NodeInputError(f"keypoint_action must be 'set' or 'clear', got {keypoint_action!r}")
+        numbers = {"scale": scale, "rotate": rotate, "translate_x": translate_x, "translate_y": translate_y,
+                   "limb_angle": limb_angle, "keypoint_x": keypoint_x, "keypoint_y": keypoint_y}
+        for name, value in numbers.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise NodeInputError(f"{name} must be a finite number, got {value!r}")
         people = None if person == ALL_PEOPLE else [person]
         for index, frame in enumerate(poses):
             if people is not None and frame.num_people and person >= frame.num_people:
@@ -166,7 +174,7 @@ class EditPose:
 
         source = None
         if retarget_to is not None:
-            sources = poses_from_keypoints(retarget_to, "retarget_to")
+            sources = poses_from_keypoints(retarget_to, "retarget_to", coordinates=coordinates)
             require_people(sources[:1], "retarget_to")
             source = sources[0]
 

@@ -20,17 +20,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rptgan_core.imageio import ImageLoadError, load_image
+from rptgan_core.imageio import ImageLoadError, image_size, load_image
 from rptgan_core.jsonio import parse_json
+from rptgan_core.limits import MAX_EDITORS, MAX_REQUEST_BYTES, MAX_SOURCE_PIXELS, MAX_WAITING
 
 from . import comfy_compat
 from .convert import NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
 from .transfer import USE_MODEL_INPUT, PoseTransfer, checkpoint_choices
 
-MAX_REQUEST_BYTES = 1 << 20  # one frame of pose JSON is a few KB
-MAX_SOURCE_PIXELS = 4096 * 4096  # the editor's source image; the model sees it at its own canvas
-MAX_WAITING = 8  # requests queued behind the one running, across every editor
-MAX_EDITORS = 256  # editors whose newest request number is remembered
 IMAGE_FOLDERS = ("input", "temp")
 
 
@@ -56,13 +53,12 @@ def _image_path(reference: Any) -> str:
 def _source_image(reference: Any) -> torch.Tensor:
     path = _image_path(reference)
     try:
-        with Image.open(path) as probe:
-            width, height = probe.size
+        width, height = image_size(path)
         if width * height > MAX_SOURCE_PIXELS:
             raise NodeInputError(f"image: {width}x{height} is larger than the preview reads "
                                  f"({MAX_SOURCE_PIXELS:,} pixels)")
         loaded = load_image(path)
-    except (ImageLoadError, OSError) as error:
+    except ImageLoadError as error:
         raise NodeInputError(f"image: {error}") from None
     return torch.from_numpy(np.ascontiguousarray(loaded.rgb, dtype=np.float32))[None]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rptgan_core import pose_library
 from rptgan_core.keyframes import EASINGS, interpolate_keyframes
 from rptgan_core.pose import PoseError
-from rptgan_core.pose.formats import MAX_FRAMES
+from rptgan_core.limits import MAX_POSE_FRAMES
 from rptgan_core.pose_library import PoseLibraryError
 
 from . import comfy_compat
@@ -82,7 +82,7 @@ class SavePoseToLibrary:
             "required": {
                 "pose": ("POSE_KEYPOINT", {"tooltip": "the pose to save"}),
                 "name": ("STRING", {"default": "my pose", "tooltip": "letters, digits, spaces, _ . - (at most 64)"}),
-                "frame": ("INT", {"default": 0, "min": 0, "max": MAX_FRAMES - 1,
+                "frame": ("INT", {"default": 0, "min": 0, "max": MAX_POSE_FRAMES - 1,
                                   "tooltip": "which frame of a sequence to save"}),
             }
         }
@@ -119,7 +119,7 @@ class PoseKeyframes:
         return {
             "required": {
                 "keyframes": ("POSE_KEYPOINT", {"tooltip": "the first keyframe(s): each frame is one"}),
-                "frames": ("INT", {"default": 24, "min": 2, "max": MAX_FRAMES,
+                "frames": ("INT", {"default": 24, "min": 2, "max": MAX_POSE_FRAMES,
                                    "tooltip": "length of the sequence, keyframes included"}),
                 "easing": (list(EASINGS), {"default": "ease in-out",
                                                      "tooltip": "how motion speeds up and slows down between keyframes"}),

@@ -15,6 +15,7 @@ from rptgan_core.pose import resize_image
 from . import comfy_compat
 from . import estimators
 from .convert import (
+    COORDINATES_INPUT,
     NodeInputError,
     check_image,
     chw_to_image,
@@ -160,6 +161,7 @@ class PoseTransfer:
                 "source_pose": ("POSE_KEYPOINT", {
                     "tooltip": "the pose of the source image (one frame, or one per source image); models that "
                                "use it estimate it from the image when this is not connected"}),
+                "coordinates": COORDINATES_INPUT,
             },
         }
 
@@ -171,11 +173,11 @@ class PoseTransfer:
 
     def generate(self, image, pose, checkpoint: str, device: str = "auto", precision: str = "auto",
                  output: str = "model size", batch_size: int = 8, model=None, crop: CropInfo | None = None,
-                 source_pose=None):
+                 source_pose=None, coordinates: str = "auto"):
         image = check_image(image)
         if output not in OUTPUTS:
             raise NodeInputError(f"output: unknown choice {output!r}; choose one of {list(OUTPUTS)}")
-        poses = poses_from_keypoints(pose, "pose", (image.shape[2], image.shape[1]))
+        poses = poses_from_keypoints(pose, "pose", (image.shape[2], image.shape[1]), coordinates)
         require_people(poses, "pose")
         count = max(len(image), len(poses))
         if len(image) not in (1, count) or len(poses) not in (1, count):
@@ -189,7 +191,7 @@ class PoseTransfer:
         if not callable(pipeline) or not hasattr(pipeline, "config"):
             raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, got {type(pipeline).__name__}")
 
-        source_poses = self._source_poses(pipeline, image, source_pose)
+        source_poses = self._source_poses(pipeline, image, source_pose, coordinates)
         comfy_compat.check_interrupt()
         mode = "model" if output == "model size" else "pose"
         generated = pipeline(image_to_chw(image), poses, source_poses=source_poses, batch_size=batch_size,
@@ -199,12 +201,12 @@ class PoseTransfer:
         return (chw_to_image(generated),)
 
     @staticmethod
-    def _source_poses(pipeline, image: torch.Tensor, source_pose) -> list | None:
+    def _source_poses(pipeline, image: torch.Tensor, source_pose, coordinates: str) -> list | None:
         """The source images' poses: the connected ones, or estimated on each source image."""
         if not getattr(pipeline, "needs_source_pose", False):
             return None
         if source_pose is not None:
-            poses = poses_from_keypoints(source_pose, "source_pose", (image.shape[2], image.shape[1]))
+            poses = poses_from_keypoints(source_pose, "source_pose", (image.shape[2], image.shape[1]), coordinates)
             require_people(poses, "source_pose")
             if len(poses) not in (1, len(image)):
                 raise NodeInputError(f"source_pose: {len(poses)} frames for {len(image)} source images "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import threading
 
-from rptgan_core.upscale import RESAMPLING_METHODS, UpscaleModelError, load_upscale_model, resample, tile_count, \
-    upscale_with_model
+from rptgan_core.upscale import (RESAMPLING_METHODS, UpscaleModelError, check_output_size, load_upscale_model,
+                                 resample, tile_count, upscale_with_model)
 
 from . import comfy_compat
 from .convert import NodeInputError, check_image, chw_to_image, image_to_chw
@@ -99,6 +99,10 @@ class Upscale:
             raise NodeInputError(f"overlap ({overlap}) must be less than half the tile size ({tile})")
         images = image_to_chw(image)
         height, width = max(1, round(images.shape[2] * scale)), max(1, round(images.shape[3] * scale))
+        try:
+            check_output_size(height, width)
+        except ValueError as error:
+            raise NodeInputError(f"scale: {scale} on {images.shape[3]}x{images.shape[2]}: {error}") from None
         descriptor = model if model is not None else (
             _load_named_model(upscale_model) if upscale_model != NO_MODEL else None)
         if descriptor is not None:

@@ -20,21 +20,29 @@ message, because loading a pickle can run arbitrary code.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from .config import ConfigError, ModelConfig
+from .errors import RptganError
 from .jsonio import parse_json
-from .networks import PoseTransferDiscriminator, PoseTransferGenerator, build_discriminator, build_generator
+from .limits import MAX_CHECKPOINT_HEADER_BYTES
+from .networks import (
+    PoseTransferDiscriminator,
+    PoseTransferGenerator,
+    build_discriminator,
+    build_generator,
+)
 from .pose.skeleton import KEYPOINT_FORMAT
 
 FORMAT = "rptgan"
@@ -42,11 +50,10 @@ FORMAT_VERSION = 1
 GENERATOR_PREFIX = "generator."
 DISCRIMINATOR_PREFIX = "discriminator."
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
 _FILE_MODE = 0o666
 
 
-class CheckpointError(ValueError):
+class CheckpointError(RptganError, ValueError):
     """A checkpoint file is unusable; the message names the file and the problem."""
 
 
@@ -138,46 +145,68 @@ def _looks_pickled(head: bytes) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
-def _read_header(path: str) -> dict[str, Any]:
+def _open_file(path: str):
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint is not a file: {path}")
-    size = os.path.getsize(path)
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-        if _looks_pickled(head):
-            raise CheckpointError(
-                f"{path} is a pickled PyTorch checkpoint; rptgan only loads .safetensors files, because "
-                "unpickling a file can run arbitrary code. Re-save the weights as safetensors with the tool "
-                "that made them (or train with training/train.py, which writes safetensors)."
-            )
-        if len(head) < 8:
-            raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes")
-        (header_length,) = struct.unpack("<Q", head)
-        if header_length == 0 or header_length > _MAX_HEADER_BYTES:
-            raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
-        raw = handle.read(header_length)
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise CheckpointError(f"{path} could not be opened: {error}") from None
+
+
+def _header_from(handle: BinaryIO, path: str, size: int) -> tuple[dict[str, Any], int]:
+    """The safetensors header read from ``handle``'s start, and the bytes the whole file
+    declares it needs (length, header and tensors)."""
+    head = handle.read(8)
+    if _looks_pickled(head):
+        raise CheckpointError(
+            f"{path} is a pickled PyTorch checkpoint; rptgan only loads .safetensors files, because "
+            "unpickling a file can run arbitrary code. Re-save the weights as safetensors with the tool "
+            "that made them (or train with training/train.py, which writes safetensors)."
+        )
+    if len(head) < 8:
+        raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes")
+    (header_length,) = struct.unpack("<Q", head)
+    if header_length == 0 or header_length > MAX_CHECKPOINT_HEADER_BYTES:
+        raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
+    raw = handle.read(header_length)
     if len(raw) < header_length:
         raise CheckpointError(f"{path} is truncated: its header needs {header_length} bytes, the file has {size - 8}")
-    header = parse_json(raw, f"{path} is not a safetensors file: its header", CheckpointError, _MAX_HEADER_BYTES)
+    header = parse_json(raw, f"{path} is not a safetensors file: its header", CheckpointError, MAX_CHECKPOINT_HEADER_BYTES)
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (header is not a JSON object)")
-    data_end = max((entry["data_offsets"][1] for name, entry in header.items()
-                    if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry), default=0)
+    data_end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(v) is int for v in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise CheckpointError(f"{path} is not a safetensors file: tensor {name!r} has no valid data_offsets")
+        data_end = max(data_end, offsets[1])
     available = size - 8 - header_length
     if data_end > available:
         raise CheckpointError(
             f"{path} is truncated: its tensors need {data_end} bytes, the file holds {available} (an interrupted "
             "download or copy?)"
         )
-    return header
+    return header, 8 + header_length + data_end
+
+
+def _read_header(path: str) -> dict[str, Any]:
+    with _open_file(path) as handle:
+        return _header_from(handle, path, os.fstat(handle.fileno()).st_size)[0]
 
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Validate the file and its metadata without reading the tensors."""
     path = os.fspath(path)
-    header = _read_header(path)
+    return _info_from_header(path, _read_header(path))
+
+
+def _info_from_header(path: str, header: dict[str, Any]) -> CheckpointInfo:
     metadata = header.get("__metadata__") or {}
     if metadata.get("format") != FORMAT:
         names = [name for name in header if name != "__metadata__"][:3]
@@ -221,20 +250,34 @@ def _load_into(module: nn.Module, tensors: Mapping[str, torch.Tensor], prefix: s
     module.load_state_dict({name: tensor.to(expected[name].dtype) for name, tensor in own.items()})
 
 
-def _read_tensors(path: str) -> dict[str, torch.Tensor]:
+def _read_tensors(path: str, header: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every tensor of the file, from one read of its bytes into memory, whose header must be
+    ``header`` (the one its config and shapes were checked in). No memory map: a file
+    rewritten in place while it loads would otherwise kill the process (SIGBUS), and one
+    replaced between two reads would pair one file's config with another's weights."""
+    with _open_file(path) as handle:
+        before = os.fstat(handle.fileno())
+        _, total = _header_from(handle, path, before.st_size)
+        handle.seek(0)
+        data = handle.read(total)
+        after = os.fstat(handle.fileno())
+    changed = (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) < total
+    if changed or _header_from(io.BytesIO(data), path, len(data))[0] != header:
+        raise CheckpointError(f"{path} changed while it was being read (is it still being copied or saved?); "
+                              "load it again once it is complete")
     try:
-        return load_file(path)
-    except (SafetensorError, OSError) as error:
+        return load(data)
+    except (SafetensorError, ValueError) as error:
         raise CheckpointError(f"{path} could not be read as safetensors: {error}") from None
 
 
-def _check_declared_shapes(path: str, build, prefix: str) -> None:
+def _check_declared_shapes(path: str, header: dict[str, Any], build, prefix: str) -> None:
     """Compare the network the metadata's config describes, built on the meta device (no
     memory), with the tensor names and shapes the file's header declares, before anything
     is read or allocated: a small file whose config asks for a huge network fails here."""
     with torch.device("meta"):
         expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
-    own = {name[len(prefix):]: tuple(entry.get("shape", ())) for name, entry in _read_header(path).items()
+    own = {name[len(prefix):]: tuple(entry.get("shape", ())) for name, entry in header.items()
            if name.startswith(prefix) and isinstance(entry, dict)}
     missing = sorted(set(expected) - set(own))
     unexpected = sorted(set(own) - set(expected))
@@ -254,20 +297,25 @@ def _check_declared_shapes(path: str, build, prefix: str) -> None:
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float32) -> tuple[PoseTransferGenerator, CheckpointInfo]:
     """Rebuild the generator from a checkpoint, in eval mode on ``device`` in ``dtype``."""
-    info = read_checkpoint_info(path)
-    _check_declared_shapes(info.path, lambda: build_generator(info.config), GENERATOR_PREFIX)
-    tensors = _read_tensors(info.path)
-    generator = build_generator(info.config)
-    _load_into(generator, tensors, GENERATOR_PREFIX, info.path)
+    info, generator = _load_network(path, build_generator, GENERATOR_PREFIX)
     return generator.to(device=device, dtype=dtype).eval(), info
 
 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> PoseTransferDiscriminator:
     """Rebuild the discriminator from a checkpoint that holds one."""
-    info = read_checkpoint_info(path)
-    if not info.has_discriminator:
-        raise CheckpointError(f"{info.path} holds no discriminator (an inference-only checkpoint)")
-    _check_declared_shapes(info.path, lambda: build_discriminator(info.config), DISCRIMINATOR_PREFIX)
-    discriminator = build_discriminator(info.config)
-    _load_into(discriminator, _read_tensors(info.path), DISCRIMINATOR_PREFIX, info.path)
-    return discriminator.to(device)
+    return _load_network(path, build_discriminator, DISCRIMINATOR_PREFIX, need_discriminator=True)[1].to(device)
+
+
+def _load_network(path: str | os.PathLike, build, prefix: str, need_discriminator: bool = False):
+    """(info, the network ``build(config)`` filled from the file's ``prefix`` tensors): the config
+    and declared shapes are checked before anything is allocated or any tensor read."""
+    path = os.fspath(path)
+    header = _read_header(path)
+    info = _info_from_header(path, header)
+    if need_discriminator and not info.has_discriminator:
+        raise CheckpointError(f"{path} holds no discriminator (an inference-only checkpoint)")
+    _check_declared_shapes(path, header, lambda: build(info.config), prefix)
+    tensors = _read_tensors(path, header)
+    network = build(info.config)
+    _load_into(network, tensors, prefix, path)
+    return info, network

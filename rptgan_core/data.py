@@ -31,19 +31,25 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
 from .augment import AugmentConfig, augment_input, should_flip
-from .imageio import IMAGE_EXTENSIONS
-from .pose import Letterbox, Pose, PoseError, poses_from_openpose_json, read_patn_annotations
+from .errors import RptganError
+from .imageio import IMAGE_EXTENSIONS, ImageLoadError, image_size, load_image
+from .pose import (
+    Letterbox,
+    Pose,
+    PoseError,
+    poses_from_openpose_json,
+    read_patn_annotations,
+)
 
 IDENTITY_SCHEMES = ("auto", "deepfashion", "prefix", "folder")
 _DEEPFASHION_ID = re.compile(r"id_?(\d{8})")
 _SYNTHETIC_MARKER = "SYNTHETIC.json"
 
 
-class DatasetError(ValueError):
+class DatasetError(RptganError, ValueError):
     """Training data is unusable; the message names the file (and line) and the problem."""
 
 
@@ -137,11 +143,11 @@ def read_pairs_csv(path: str) -> list[tuple[str, str, int]]:
 
 
 def _image_size(path: str) -> tuple[int, int]:
+    """(width, height) upright, as ``load_image`` will return the picture: keypoints are on it."""
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as error:
-        raise DatasetError(f"{path}: not a readable image ({error})") from None
+        return image_size(path)
+    except ImageLoadError as error:
+        raise DatasetError(str(error)) from None
 
 
 def read_patn_split(root: str | os.PathLike, split: str = "train", annotation: str | None = None,
@@ -237,14 +243,15 @@ def read_generic_folder(root: str | os.PathLike, max_pairs_per_identity: int | N
     return PairList(tuple(records), f"generic layout {root}: {len(records)} pairs")
 
 
-def load_image(path: str) -> torch.Tensor:
-    """(3, H, W) float32 RGB in [0, 1]."""
+def load_image_tensor(path: str, background: float) -> torch.Tensor:
+    """(3, H, W) float32 RGB in [0, 1], read as the nodes read it (``imageio.load_image``: EXIF
+    orientation, 16-bit precision, one pixel limit), transparent parts over the grey level
+    ``background``."""
     try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as error:
-        raise DatasetError(f"{path}: not a readable image ({error})") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255
+        loaded = load_image(path)
+    except ImageLoadError as error:
+        raise DatasetError(str(error)) from None
+    return torch.from_numpy(np.ascontiguousarray(loaded.composited(background))).permute(2, 0, 1)
 
 
 class PairDataset(Dataset):
@@ -273,7 +280,7 @@ class PairDataset(Dataset):
         return len(self.pairs)
 
     def _load(self, path: str, keypoints: np.ndarray) -> tuple[torch.Tensor, Pose]:
-        image = load_image(path)
+        image = load_image_tensor(path, self.fill)
         pose = Pose(keypoints, image.shape[-1], image.shape[-2])
         box = Letterbox.fit(tuple(image.shape[-2:]), self.canvas)
         return box.apply_image(image, self.fill), box.apply_pose(pose)

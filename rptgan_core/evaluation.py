@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .augment import ColourJitter, RandomErasing, colour_jitter, random_erasing
-from .data import PairList, PairRecord, load_image
+from .data import PairList, PairRecord, load_image_tensor
 from .metrics import ssim_map, to_uint8
 from .pose import Letterbox, Pose
 from .pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1, region_ssim
@@ -120,7 +120,7 @@ def load_scoring_batch(records: list[PairRecord], names: list[str], fill: float,
     without generated images. Returns (sources [(3, H, W) in [0, 1]], ScoredBatch)."""
     sources, targets, fitted, target_points, source_points, source_labels, target_labels = [], [], [], [], [], [], []
     for offset, record in enumerate(records):
-        source, target = load_image(record.source), load_image(record.target)
+        source, target = load_image_tensor(record.source, fill), load_image_tensor(record.target, fill)
         source = corrupt(source, corruption, seed_offset + offset)
         size = tuple(target.shape[-2:])
         to_target = Letterbox.fit(tuple(source.shape[-2:]), size)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .checkpoint import load_generator
+from .errors import run_command
 from .processing import from_model_range, generator_inputs
 
 OPSET = 17  # grid_sample (opset 16) and every op here; onnxruntime on PyPI runs it on CPU and GPU
@@ -91,4 +92,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

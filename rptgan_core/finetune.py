@@ -23,16 +23,15 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .errors import RptganError
 from .inference import has_native_bf16
+from .limits import MAX_FINETUNE_FRAMES, MAX_FINETUNE_STEPS
 from .losses import warp_loss
 from .pose import Letterbox, Pose
 from .processing import generator_inputs, to_model_range
 
-MAX_FRAMES = 2000
-MAX_STEPS = 100_000
 
-
-class FineTuneError(ValueError):
+class FineTuneError(RptganError, ValueError):
     """The frames, poses or settings cannot make a fine-tune; the message says why."""
 
 
@@ -49,8 +48,8 @@ class FineTuneConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.steps <= MAX_STEPS:
-            raise FineTuneError(f"steps must be 1 to {MAX_STEPS}, got {self.steps}")
+        if not 1 <= self.steps <= MAX_FINETUNE_STEPS:
+            raise FineTuneError(f"steps must be 1 to {MAX_FINETUNE_STEPS}, got {self.steps}")
         if not (math.isfinite(self.lr) and 0 < self.lr <= 1e-2):
             raise FineTuneError(f"learning rate must be above 0 and at most 0.01, got {self.lr}")
         if not 1 <= self.batch_size <= 64:
@@ -72,8 +71,8 @@ class FineTuneData:
         canvas or one of its shape), letterboxed onto ``canvas`` (H, W) with ``fill``."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise FineTuneError(f"frames must be (N, 3, H, W), got {tuple(images.shape)}")
-        if not 2 <= len(images) <= MAX_FRAMES:
-            raise FineTuneError(f"need 2 to {MAX_FRAMES} frames of the person, got {len(images)}")
+        if not 2 <= len(images) <= MAX_FINETUNE_FRAMES:
+            raise FineTuneError(f"need 2 to {MAX_FINETUNE_FRAMES} frames of the person, got {len(images)}")
         if len(poses) != len(images):
             raise FineTuneError(f"{len(poses)} poses for {len(images)} frames (give one per frame)")
         if not torch.isfinite(images).all():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .limits import MAX_IMAGE_PIXELS
 from .pose import Pose, PoseError, crop, resize_image
 
 
@@ -120,7 +121,15 @@ def _place(centre: float, size: int, limit: int) -> int:
 
 
 def crop_to_box(images: torch.Tensor, box: CropBox, fill: float = 0.0) -> torch.Tensor:
-    """Cut ``box`` out of (..., C, H, W); where it reaches past the frame, ``fill``."""
+    """Cut ``box`` out of (..., C, H, W); where it reaches past the frame, ``fill``.
+
+    Raises:
+        ValueError: the box has more than ``MAX_IMAGE_PIXELS`` (a very thin picture padded
+            to a wide aspect can ask for that from a tiny file).
+    """
+    if box.height * box.width > MAX_IMAGE_PIXELS:
+        raise ValueError(f"the {box.width}x{box.height} crop would be {box.height * box.width:,} pixels, more than "
+                         f"the {MAX_IMAGE_PIXELS:,} an image may have")
     height, width = images.shape[-2:]
     cropped, _ = crop(images, Pose.empty(int(width), int(height)), box.top, box.left, box.height, box.width, fill)
     return cropped

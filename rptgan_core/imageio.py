@@ -4,7 +4,10 @@ CMYK, 16-bit, rotated by an EXIF tag.
 ``load_image`` returns float32 RGB in [0, 1] plus the alpha channel when the
 file has one. 16-bit files keep their precision: greyscale through Pillow,
 colour through OpenCV when it is installed (Pillow itself reduces 16-bit colour
-to 8 bits).
+to 8 bits). It is the one reader of image files for the nodes, training,
+evaluation and dataset preparation, and it refuses a picture of more than
+``MAX_IMAGE_PIXELS`` from its header, whatever its format and bit depth, before
+decoding anything.
 """
 
 from __future__ import annotations
@@ -12,20 +15,27 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import RptganError
+from .limits import MAX_IMAGE_PIXELS
 
 # The files the pack treats as images, everywhere: the nodes' dropdowns, dataset folders,
 # evaluation folders and dataset preparation.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
 _EXIF_ORIENTATION = 0x0112
+_TIFF_BITS_PER_SAMPLE = 258
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+T = TypeVar("T")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(RptganError, ValueError):
     """A file could not be read as an image; the message names the file and why."""
 
 
@@ -65,6 +75,8 @@ def _grey_levels(array: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
         return array.astype(np.float32) / 65535.0, 16
     if mode == "F":
         values = array.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise ImageLoadError("the image holds NaN or infinite values")
         peak = float(np.nanmax(values)) if values.size else 0.0
         scale = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0
         return np.clip(values / scale, 0, 1), 32
@@ -94,14 +106,6 @@ def image_from_pil(picture: Image.Image) -> LoadedImage:
     return LoadedImage(rgb, alpha, 8)
 
 
-def _orientation(path: str) -> int:
-    try:
-        with Image.open(path) as picture:
-            return int(picture.getexif().get(_EXIF_ORIENTATION, 1))
-    except (OSError, ValueError):
-        return 1
-
-
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation (1..8) to an (H, W, ...) array."""
     operations = {
@@ -112,24 +116,88 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(operations[orientation](array)) if orientation in operations else array
 
 
-def _sixteen_bit_colour(path: str) -> LoadedImage | None:
+def _sixteen_bit_colour(path: str, orientation: int) -> LoadedImage | None:
     """16-bit colour through OpenCV, or None when OpenCV is absent or the file is not 16-bit colour."""
     try:
         import cv2
     except ImportError:
         return None
-    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:
+        raise ImageLoadError(f"{path}: OpenCV could not decode the 16-bit image ({error})") from None
     if data is None or data.dtype != np.uint16 or data.ndim != 3 or data.shape[2] not in (3, 4):
         return None
-    data = _orient(data, _orientation(path)).astype(np.float32) / 65535.0
+    data = _orient(data, orientation).astype(np.float32) / 65535.0
     rgb = np.ascontiguousarray(data[..., 2::-1])  # OpenCV stores BGR(A)
     alpha = np.ascontiguousarray(data[..., 3]) if data.shape[2] == 4 else None
     return LoadedImage(rgb, alpha, 16)
 
 
-def _png_is_sixteen_bit_colour(head: bytes) -> bool:
-    # PNG IHDR: bit depth at byte 24, colour type at byte 25 (2 RGB, 6 RGBA).
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 26 and head[24] == 16 and head[25] in (2, 6)
+def _is_sixteen_bit_colour(picture: Image.Image, head: bytes) -> bool:
+    """Pillow opens 16-bit colour as 8-bit RGB(A); the file says otherwise."""
+    if picture.mode not in ("RGB", "RGBA"):
+        return False
+    if picture.format == "PNG":  # IHDR: bit depth at byte 24, colour type at byte 25 (2 RGB, 6 RGBA)
+        return len(head) >= 26 and head[24] == 16 and head[25] in (2, 6)
+    if picture.format == "TIFF":
+        bits = picture.tag_v2.get(_TIFF_BITS_PER_SAMPLE, (8,))
+        return 16 in (bits if isinstance(bits, tuple) else (bits,))
+    return False
+
+
+def _checked_size(picture: Image.Image, path: str) -> tuple[int, int]:
+    """(width, height) upright, refused above ``MAX_IMAGE_PIXELS``."""
+    width, height = picture.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageLoadError(f"{path}: {width}x{height} is {width * height:,} pixels, more than the "
+                             f"{MAX_IMAGE_PIXELS:,} an image may have")
+    orientation = int(picture.getexif().get(_EXIF_ORIENTATION, 1))
+    return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
+
+
+def _open(path: str):
+    """Pillow's lazy open (header only), with its errors as ``ImageLoadError``."""
+    if not os.path.isfile(path):
+        raise ImageLoadError(f"image file not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageLoadError(f"{path}: image is too large to load safely ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path} is not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageLoadError(f"{path}: the image data is corrupt or truncated ({error})") from None
+
+
+def _read(path: str, action: Callable[[Image.Image], T]) -> T:
+    """``action(picture)`` on the lazily opened file, every decoding failure as ``ImageLoadError``."""
+    with _open(path) as picture:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                return action(picture)
+        except ImageLoadError as error:
+            if str(error).startswith(path):
+                raise
+            raise ImageLoadError(f"{path}: {error}") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise ImageLoadError(f"{path}: image is too large to load safely ({error})") from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ImageLoadError(f"{path}: the image data is corrupt or truncated ({error})") from None
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file as ``load_image`` returns it (EXIF orientation applied),
+    read from its header alone.
+
+    Raises:
+        ImageLoadError: as ``load_image``.
+    """
+    path = os.fspath(path)
+    return _read(path, lambda picture: _checked_size(picture, path))
 
 
 def load_image(path: str | os.PathLike) -> LoadedImage:
@@ -137,27 +205,20 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
 
     Raises:
         ImageLoadError: missing file, not an image, truncated or corrupt data,
-            or a picture too large to decode safely.
+            NaN in a float image, or more than ``MAX_IMAGE_PIXELS``.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImageLoadError(f"image file not found: {path}")
+    return _read(path, lambda picture: _decode(picture, path))
+
+
+def _decode(picture: Image.Image, path: str) -> LoadedImage:
+    _checked_size(picture, path)
     with open(path, "rb") as handle:
         head = handle.read(32)
-    if _png_is_sixteen_bit_colour(head) or head[:4] in (b"II*\x00", b"MM\x00*"):
-        loaded = _sixteen_bit_colour(path)
+    if _is_sixteen_bit_colour(picture, head):
+        loaded = _sixteen_bit_colour(path, int(picture.getexif().get(_EXIF_ORIENTATION, 1)))
         if loaded is not None:
             return loaded
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as picture:
-                picture.seek(0)
-                picture.load()
-                return image_from_pil(picture)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageLoadError(f"{path}: image is too large to load safely ({error})") from None
-    except UnidentifiedImageError:
-        raise ImageLoadError(f"{path} is not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageLoadError(f"{path}: the image data is corrupt or truncated ({error})") from None
+    picture.seek(0)
+    picture.load()
+    return image_from_pil(picture)

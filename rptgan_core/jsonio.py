@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_JSON_BYTES = 64 * 2**20  # a 20,000-frame pose sequence is about 10 MB
+from .limits import MAX_JSON_BYTES
 
 
 def parse_json(text: str | bytes, what: str, error: type[Exception] = ValueError,

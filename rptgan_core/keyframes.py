@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .pose import Pose, PoseError
-from .pose.formats import MAX_FRAMES
+from .limits import MAX_POSE_FRAMES
 from .pose_edit import BONES
 
 EASINGS = ("linear", "ease in-out", "ease in", "ease out")
@@ -114,8 +114,8 @@ def interpolate_keyframes(keyframes: Sequence[Pose], frames: int, easing: str = 
         raise PoseError(f"keyframes: need at least two poses, got {len(keyframes)}")
     if easing not in EASINGS:
         raise PoseError(f"easing: unknown choice {easing!r}; choose one of {list(EASINGS)}")
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or not 2 <= frames <= MAX_FRAMES:
-        raise PoseError(f"frames must be a whole number from 2 to {MAX_FRAMES}, got {frames!r}")
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or not 2 <= frames <= MAX_POSE_FRAMES:
+        raise PoseError(f"frames must be a whole number from 2 to {MAX_POSE_FRAMES}, got {frames!r}")
     width, height = keyframes[0].width, keyframes[0].height
     keyframes = [k if (k.width, k.height) == (width, height) else k.resized(width, height) for k in keyframes]
     if loop:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
+from .errors import RptganError
+from .files import read_safetensors
 from .networks.encoders import IMAGENET_MEAN, IMAGENET_STD
 from .networks.flow_generator import warp
 
@@ -45,7 +46,7 @@ class LossConfig:
     painted: float = 0.0
 
 
-class LossWeightsError(RuntimeError):
+class LossWeightsError(RptganError, RuntimeError):
     """A loss needs a weight file that is missing or unreadable."""
 
 
@@ -64,7 +65,7 @@ class PerceptualLoss(nn.Module):
         # VGG-19's convolutional layers only: its classifier would be 120M parameters never used.
         features = make_layers(cfgs["E"])[: self._STAGES[-1]]
         try:
-            state = load_file(path)
+            state = read_safetensors(path)
         except Exception as error:  # safetensors' own error types
             raise LossWeightsError(f"perceptual loss: {path} is not readable safetensors: {error}") from None
         wanted = {k: state.get(f"features.{k}") for k in features.state_dict()}

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 from torchvision.models import alexnet, inception_v3
 
+from .errors import RptganError
+from .files import read_safetensors
 from .pose.skeleton import LIMBS
 
 SSIM_SIGMA = 1.5
@@ -231,7 +232,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 # learned metrics ------------------------------------------------------------------
 
 
-class MetricWeightsError(RuntimeError):
+class MetricWeightsError(RptganError, RuntimeError):
     """A metric's network weights were not given or could not be read."""
 
 
@@ -247,7 +248,7 @@ def _load_safetensors(path: str | os.PathLike | None, what: str, flag: str) -> d
     if not path.endswith(".safetensors"):
         raise MetricWeightsError(f"{what}: {path} must be a .safetensors file (pickled weights are not loaded)")
     try:
-        return load_file(path)
+        return read_safetensors(path)
     except Exception as error:  # safetensors raises its own error types
         raise MetricWeightsError(f"{what}: {path} is not readable safetensors: {error}") from None
 

@@ -19,12 +19,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import RptganError
 from .jsonio import read_json_file
-from .pose import KEYPOINT_INDEX, NUM_KEYPOINTS, Pose, PoseError, poses_from_openpose_json, poses_to_openpose_json
+from .limits import MAX_POSE_FILE_BYTES, MAX_SAVED_POSES
+from .pose import (
+    KEYPOINT_INDEX,
+    NUM_KEYPOINTS,
+    Pose,
+    PoseError,
+    poses_from_openpose_json,
+    poses_to_openpose_json,
+)
 
 LIBRARY_CANVAS = ("deepfashion", 176, 256)  # name, width, height
-MAX_SAVED_POSES = 1000
-MAX_POSE_FILE_BYTES = 4 * 1024 * 1024  # a saved pose is one frame: a few KB
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
 
 # Proportions in units of the figure's height (crown to sole, standing).
@@ -38,7 +45,7 @@ _THIGH, _SHIN = 0.23, 0.23
 _PROFILE_DEPTH = 0.15  # a profile view shows this share of the body's width
 
 
-class PoseLibraryError(ValueError):
+class PoseLibraryError(RptganError, ValueError):
     """A pose name, or a saved pose file, is unusable; the message says which and why."""
 
 

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .data import DatasetError
-from .imageio import IMAGE_EXTENSIONS
+from .imageio import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from .metrics import deepfashion_pad, masked_ssim, ssim
 from .pose import Pose, draw_skeleton
 
@@ -270,10 +270,10 @@ class ResultImages:
 
 def _read_uint8(path: str) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError) as error:
-        raise DatasetError(f"{path}: not a readable image ({error})") from None
+        rgb = load_image(path).composited(1.0)
+    except ImageLoadError as error:
+        raise DatasetError(str(error)) from None
+    return (rgb * 255).round().astype(np.uint8)
 
 
 def read_result(result: ResultFile) -> ResultImages:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import AugmentConfig
-from .jsonio import parse_json, read_json_file
 from .config import get_config
+from .errors import RptganError
+from .jsonio import parse_json, read_json_file
 from .losses import LossConfig
 from .protocols import CONVENTIONS, PROTOCOLS
 
@@ -26,7 +28,7 @@ LAYOUTS = ("patn", "generic")
 MIXED_PRECISION = (None, "no", "fp16", "bf16", "auto")
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(RptganError, ValueError):
     """A training config is invalid; the message names the key."""
 
 
@@ -162,6 +164,42 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text", dict: "a JSON object",
+               type(None): "null"}
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) in (tuple, list):
+        return "a list"
+    return _TYPE_NAMES.get(hint, str(hint))
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_matches(option, value) for option in typing.get_args(hint))
+    if origin in (tuple, list):
+        item = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        return isinstance(value, (list, tuple)) and all(_matches(item, v) for v in value)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _check_type(key: str, hint: Any, value: Any) -> None:
+    """A setting must hold its declared type: checks after this compare numbers with numbers."""
+    if not _matches(hint, value):
+        raise TrainConfigError(f"{key} must be {_type_name(hint)}, got {json.dumps(value, default=str)[:60]}")
+
+
 def _build(kind: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise TrainConfigError(f"{where or 'config'} must be a JSON object, got {type(data).__name__}")
@@ -178,6 +216,7 @@ def _build(kind: type, data: Any, where: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, key)
         else:
+            _check_type(key, hint, value)
             values[name] = value
     try:
         return kind(**values)

@@ -28,15 +28,20 @@ import tempfile
 from typing import Any, Mapping
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import save_file
 from torch import nn
+
+from .errors import RptganError
+from .files import read_safetensors
+from .jsonio import read_json_file
 
 STATE_FOLDER = "state"
 LATEST = "latest"
 _PREFIX = "step-"
 
 
-class TrainingStateError(RuntimeError):
+class TrainingStateError(RptganError, RuntimeError):
     """A training state folder is missing, incomplete or does not fit the run."""
 
 
@@ -71,7 +76,7 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, path: str) -> None:
 
     with safe_open(path, framework="pt") as handle:
         meta = json.loads(handle.metadata()["optimizer"])
-    tensors = load_file(path)
+    tensors = read_safetensors(path)
     state: dict[int, dict[str, Any]] = {}
     for name, tensor in tensors.items():
         param_id, key = name.split(".", 1)
@@ -144,35 +149,58 @@ def save_training_state(output_dir: str | os.PathLike, step: int, modules: Mappi
     return final
 
 
+def _state_json(folder: str) -> dict[str, Any]:
+    """A state folder's state.json, or TrainingStateError when it is missing or damaged."""
+    path = os.path.join(folder, "state.json")
+    if not os.path.isfile(path):
+        raise TrainingStateError(f"{folder} is not a training state (no state.json)")
+    state = read_json_file(path, f"{path}", TrainingStateError)
+    if not isinstance(state, dict):
+        raise TrainingStateError(f"{path} is damaged: it is not a JSON object")
+    return state
+
+
+def _readable(folder: str) -> bool:
+    try:
+        _state_json(folder)
+    except TrainingStateError:
+        return False
+    return True
+
+
 def latest_state(output_dir: str | os.PathLike) -> str | None:
-    """The newest complete state folder of a run, or None when it has none."""
+    """The newest complete state folder of a run whose state.json reads, or None when it has
+    none: a damaged newest state (a disk that filled, a file cut short) falls back to the one
+    before it."""
     root = state_root(output_dir)
     pointer = os.path.join(root, LATEST)
     if os.path.isfile(pointer):
         with open(pointer, encoding="utf-8") as handle:
             name = handle.read().strip()
         candidate = os.path.join(root, name)
-        if name.startswith(_PREFIX) and os.path.isfile(os.path.join(candidate, "state.json")):
+        if name.startswith(_PREFIX) and _readable(candidate):
             return candidate
     if not os.path.isdir(root):
         return None
     # No pointer (or a stale one): every renamed step folder is complete by construction.
-    complete = sorted(n for n in os.listdir(root)
-                      if n.startswith(_PREFIX) and os.path.isfile(os.path.join(root, n, "state.json")))
-    return os.path.join(root, complete[-1]) if complete else None
+    for name in sorted((n for n in os.listdir(root) if n.startswith(_PREFIX)), reverse=True):
+        if _readable(os.path.join(root, name)):
+            return os.path.join(root, name)
+    return None
 
 
 def load_training_state(folder: str, modules: Mapping[str, nn.Module],
                         optimizers: Mapping[str, torch.optim.Optimizer]) -> dict[str, Any]:
     """Restore networks and optimizers from ``folder``; returns the JSON rest (with "step")."""
-    json_path = os.path.join(folder, "state.json")
-    if not os.path.isfile(json_path):
-        raise TrainingStateError(f"{folder} is not a training state (no state.json)")
+    state = _state_json(folder)
     for name, module in modules.items():
         path = os.path.join(folder, f"{name}.safetensors")
         if not os.path.isfile(path):
             raise TrainingStateError(f"{folder}: {name}.safetensors is missing")
-        tensors = load_file(path)
+        try:
+            tensors = read_safetensors(path)
+        except (OSError, SafetensorError) as error:
+            raise TrainingStateError(f"{path} could not be read: {error}") from None
         try:
             module.load_state_dict(tensors)
         except RuntimeError as error:
@@ -183,5 +211,4 @@ def load_training_state(folder: str, modules: Mapping[str, nn.Module],
         if not os.path.isfile(path):
             raise TrainingStateError(f"{folder}: {name}.safetensors is missing")
         _load_optimizer(optimizer, path)
-    with open(json_path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return state

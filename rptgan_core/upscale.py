@@ -14,13 +14,24 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .errors import RptganError
+from .files import read_safetensors
+from .limits import MAX_IMAGE_PIXELS
+
 RESAMPLING_METHODS = ("lanczos", "bicubic", "bilinear", "area", "nearest")
 TileCallback = Callable[[int, int], None]
 """Called as ``callback(done, total)`` after each tile; raising from it stops the run."""
 
 
-class UpscaleModelError(ValueError):
+class UpscaleModelError(RptganError, ValueError):
     """An upscale model file is missing, unreadable, or not a single-image model."""
+
+
+def check_output_size(height: int, width: int) -> None:
+    """Refuse an output image of more than ``MAX_IMAGE_PIXELS`` before it is allocated."""
+    if height * width > MAX_IMAGE_PIXELS:
+        raise ValueError(f"the output would be {width}x{height}, {height * width:,} pixels per image, more than "
+                         f"the {MAX_IMAGE_PIXELS:,} an image may have")
 
 
 def resample(images: torch.Tensor, height: int, width: int, method: str = "lanczos") -> torch.Tensor:
@@ -35,6 +46,7 @@ def resample(images: torch.Tensor, height: int, width: int, method: str = "lancz
         raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
     if height <= 0 or width <= 0:
         raise ValueError(f"target size must be positive, got {width}x{height}")
+    check_output_size(height, width)
     if tuple(images.shape[-2:]) == (height, width):
         return images
     if method == "lanczos":
@@ -146,9 +158,8 @@ def load_upscale_model(state_dict_or_path: str | os.PathLike | Mapping[str, torc
                 "when opened. Convert it to safetensors, or load it inside ComfyUI."
             )
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
         try:
-            state_dict = load_file(where)
+            state_dict = read_safetensors(where)
         except (SafetensorError, OSError) as error:
             raise UpscaleModelError(f"{where} could not be read as safetensors: {error}") from None
     # Some trainers save DataParallel weights with a "module." prefix.
@@ -173,11 +184,16 @@ def upscale_with_model(descriptor, images: torch.Tensor, tile: int = 512, overla
         raise UpscaleModelError(
             f"upscale model expects {descriptor.input_channels}-channel images, got {images.shape[1]} channels"
         )
+    scale = int(descriptor.scale)
+    try:
+        check_output_size(images.shape[2] * scale, images.shape[3] * scale)
+    except ValueError as error:
+        raise UpscaleModelError(f"a {scale}x model on {images.shape[3]}x{images.shape[2]}: {error}") from None
     descriptor.to(device)
     try:
         while True:
             try:
-                return tiled_apply(descriptor, images.to(device, torch.float32), int(descriptor.scale), tile,
+                return tiled_apply(descriptor, images.to(device, torch.float32), scale, tile,
                                    min(overlap, tile // 2 - 1), callback)
             except torch.cuda.OutOfMemoryError:
                 if tile <= 128:

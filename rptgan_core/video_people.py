@@ -27,16 +27,16 @@ from typing import Iterator
 
 import numpy as np
 
+from .errors import RptganError
+from .limits import MAX_FRAME_PIXELS, MAX_VIDEO_FRAMES
 from .pose import KEYPOINT_INDEX, Pose
 
-MAX_VIDEO_FRAMES = 100_000
-MAX_FRAME_PIXELS = 4096 * 4096
 ANIMATED_IMAGE_EXTENSIONS = (".webp", ".gif", ".png", ".apng")
 
 Box = tuple[int, int, int, int]  # left, top, width, height
 
 
-class VideoError(ValueError):
+class VideoError(RptganError, ValueError):
     """A video cannot be read, or holds nothing usable; the message says which and why."""
 
 

@@ -47,6 +47,7 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.checkpoint import load_generator  # noqa: E402
 from rptgan_core.data import DatasetError, PairList, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.evaluation import (  # noqa: E402
@@ -257,4 +258,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.imageio import IMAGE_EXTENSIONS  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.framing import crop_to_box, person_box  # noqa: E402
@@ -191,4 +192,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -35,9 +35,12 @@ REPO = os.path.dirname(HERE)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from PIL import Image, UnidentifiedImageError  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.data import DatasetError, read_pairs_csv  # noqa: E402
+from rptgan_core.imageio import ImageLoadError, load_image  # noqa: E402
 from rptgan_core.pose import PoseError, read_patn_annotations  # noqa: E402
 
 INSHOP_SIZE = (256, 256)  # (width, height) of the In-shop img/ files
@@ -85,13 +88,13 @@ def index_inshop(root: str) -> dict[str, str]:
 def crop_image(source: str, destination: str) -> None:
     """Crop one 256x256 In-shop image to x 40..216 and save it as PATN does (JPEG, PIL's default quality)."""
     try:
-        with Image.open(source) as image:
-            if image.size != INSHOP_SIZE:
-                raise DatasetError(f"{source}: {image.size[0]}x{image.size[1]}, expected 256x256 (the In-shop img/ "
-                                   "folder, not img_highres/)")
-            image.convert("RGB").crop(CROP).save(destination)
-    except (OSError, UnidentifiedImageError) as error:
-        raise DatasetError(f"{source}: not a readable image ({error})") from None
+        loaded = load_image(source)
+    except ImageLoadError as error:
+        raise DatasetError(str(error)) from None
+    if (loaded.width, loaded.height) != INSHOP_SIZE:
+        raise DatasetError(f"{source}: {loaded.width}x{loaded.height}, expected 256x256 (the In-shop img/ "
+                           "folder, not img_highres/)")
+    Image.fromarray((loaded.composited(1.0) * 255).round().astype(np.uint8)).crop(CROP).save(destination)
 
 
 def prepare(inshop: str, patn: str, output: str) -> dict[str, dict[str, int]]:
@@ -151,4 +154,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -30,7 +30,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -43,6 +43,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from prepare_dataset import PREFIX, parse_size, save_sample, split_identities, write_patn_split  # noqa: E402
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.files import sha256_file  # noqa: E402
 from rptgan_core.framing import CropBox  # noqa: E402
@@ -330,4 +331,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -32,6 +32,7 @@ for path in (REPO, HERE):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.files import sha256_file  # noqa: E402
 
 VTEST_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
@@ -122,4 +123,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

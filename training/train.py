@@ -46,8 +46,9 @@ from PIL import Image, ImageDraw  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
-from rptgan_core.config import get_config  # noqa: E402
+from rptgan_core.config import ModelConfig, get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.inference import has_native_bf16  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
@@ -135,10 +136,7 @@ def read_pairs(config: TrainConfig, accelerator: Accelerator) -> tuple[PairList,
     annotations = [os.path.join(data.root, name) if name else None for name in (data.train_annotation,
                                                                                data.eval_annotation)]
     train = read_patn_split(data.root, data.train_split, annotation=annotations[0], identity=data.identity)
-    roots = data.extra_train_roots
-    if isinstance(roots, str) or not all(isinstance(root, str) for root in roots):
-        raise SystemExit(f"data.extra_train_roots must be a list of folder paths, got {roots!r}")
-    for root in roots:
+    for root in data.extra_train_roots:
         extra = read_patn_split(root, data.train_split)
         train = PairList(train.pairs + extra.pairs, f"{train.description} + {extra.description}",
                          train.synthetic and extra.synthetic)
@@ -282,6 +280,20 @@ def gan_step(batch: dict[str, torch.Tensor], generator, discriminator, opt_g, op
     return {**d_parts, **g_parts}
 
 
+def _check_same_model(state: str, saved: dict[str, Any] | None, model_config: ModelConfig) -> None:
+    """Refuse to resume a state trained with another model config: the weights would load (the
+    shapes can agree) and the run would go on as a different model without a word. States
+    saved before the config was kept in them are resumed as they were."""
+    if saved is None:
+        return
+    before, now = ModelConfig.from_dict(saved).to_dict(), model_config.to_dict()
+    changed = [f"{name}: {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(set(before) | set(now))
+               if before.get(name) != now.get(name)]
+    if changed:
+        raise SystemExit(f"{state} was trained with another model config ({', '.join(changed[:4])}); choose "
+                         "another --output-dir, or set the model back, to resume it")
+
+
 def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) -> dict[str, Any]:
     """Train to ``config.max_steps`` (or ``config.epochs``), resuming from ``output_dir`` when it holds a state.
 
@@ -340,6 +352,7 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
         sched_d.load_state_dict(restored["scheduler_d"])
         if accelerator.scaler is not None and restored.get("scaler"):
             accelerator.scaler.load_state_dict(restored["scaler"])
+        _check_same_model(resume_from, restored.get("model_config"), model_config)
         progress = restored["progress"]
         accelerator.print(f"resuming from {resume_from} at step {progress['step']}")
 
@@ -349,7 +362,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                                 {"optimizer_g": opt_g, "optimizer_d": opt_d},
                                 {"scheduler_g": sched_g.state_dict(), "scheduler_d": sched_d.state_dict(),
                                  "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
-                                 "progress": progress}, keep=config.keep_states)
+                                 "progress": progress, "model_config": model_config.to_dict()},
+                                keep=config.keep_states)
         accelerator.wait_for_everyone()
 
     label = SYNTHETIC_LABEL if train_pairs.synthetic else train_pairs.description
@@ -503,4 +517,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -19,11 +19,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..errors import RptganError
 from ..pose import Pose
 from .preprocess import prepare_image
 
 
-class EstimatorUnavailable(RuntimeError):
+class EstimatorUnavailable(RptganError, RuntimeError):
     """A backend cannot run here: a package or a model file is missing, or a model
     file is not what it claims to be. The message says what and how to fix it."""
 

@@ -26,6 +26,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import torch
 
+from ..files import read_safetensors
 from ..pose import NUM_KEYPOINTS, Pose
 from .base import EstimatorUnavailable, PoseEstimator
 
@@ -115,9 +116,7 @@ def read_body_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            weights = load_file(str(path))
+            weights = read_safetensors(path)
         elif path.suffix in (".pth", ".pt", ".bin"):
             weights = torch.load(str(path), map_location="cpu", weights_only=True)
         else:

@@ -11,11 +11,12 @@ import os
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
 from ..config import RESNET_LAYERS, ModelConfig
+from ..errors import RptganError
+from ..files import read_safetensors
 from .layers import conv_norm_relu
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -23,7 +24,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGENET = "imagenet"
 
 
-class EncoderWeightsError(RuntimeError):
+class EncoderWeightsError(RptganError, RuntimeError):
     """ImageNet weights for the encoder could not be found or read."""
 
 
@@ -124,7 +125,7 @@ def load_imagenet_resnet50(encoder: ResNet50Encoder, source: str | os.PathLike) 
             "use a safetensors export of ResNet-50 such as timm's resnet50.tv2_in1k"
         )
     try:
-        state = load_file(path)
+        state = read_safetensors(path)
     except Exception as error:  # safetensors raises its own error types for corrupt headers
         raise EncoderWeightsError(f"{path} is not a readable safetensors file: {error}") from None
     encoder.load_torchvision_state_dict(state, path)

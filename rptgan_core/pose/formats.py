@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ..jsonio import parse_json
+from ..limits import MAX_CANVAS_SIDE, MAX_EXTRA_POINTS, MAX_PEOPLE, MAX_POSE_FRAMES
 from .keypoints import Pose, PoseError
 from .skeleton import NUM_KEYPOINTS
 
@@ -29,12 +30,6 @@ _BODY_FIELD = "pose_keypoints_2d"
 _NORMALISED_LIMIT = 1.05
 _NORMALISED_SHARE = 0.9
 COORDINATES = ("auto", "pixels", "normalised")
-# What a pose file may ask for: far beyond real use (a 16K canvas, a crowd, minutes of
-# video at 60 fps), well short of exhausting memory when drawn or rendered.
-MAX_CANVAS_SIDE = 16384
-MAX_PEOPLE = 100
-MAX_FRAMES = 20_000
-MAX_EXTRA_POINTS = 1_000  # face (70) and hands (21) are far fewer
 _EXTRA_FIELDS = ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
 
 
@@ -196,8 +191,8 @@ def poses_from_openpose_json(data: Any, canvas_size: tuple[int, int] | None = No
     frames = [data] if isinstance(data, Mapping) else data
     if not isinstance(frames, list):
         raise PoseError(f"pose data must be a frame object or a list of frames, got {type(data).__name__}")
-    if len(frames) > MAX_FRAMES:
-        raise PoseError(f"pose data holds {len(frames)} frames, more than the {MAX_FRAMES} a sequence may hold")
+    if len(frames) > MAX_POSE_FRAMES:
+        raise PoseError(f"pose data holds {len(frames)} frames, more than the {MAX_POSE_FRAMES} a sequence may hold")
     read = [_read_frame(frame, canvas_size, f"frame {i}") for i, frame in enumerate(frames)]
     present = np.concatenate([np.zeros((0, 2))] + [frame.present_coordinates() for frame in read])
     normalised = _looks_normalised(present) if coordinates == "auto" else coordinates == "normalised"
@@ -241,9 +236,14 @@ def _parse_int_list(text: Any, where: str) -> list[int]:
         except ValueError:
             raise PoseError(f"{where}: not a list of integers: {text[:60]!r}") from None
     else:
-        values = [int(v) for v in text]
+        try:
+            values = [int(v) for v in text]
+        except (TypeError, ValueError, OverflowError):
+            raise PoseError(f"{where}: not a list of integers: {str(text)[:60]!r}") from None
     if len(values) != NUM_KEYPOINTS:
         raise PoseError(f"{where}: {len(values)} keypoints, expected {NUM_KEYPOINTS}")
+    if any(abs(v) > MAX_CANVAS_SIDE for v in values):
+        raise PoseError(f"{where}: a coordinate beyond {MAX_CANVAS_SIDE} px ({max(values, key=abs)})")
     return values
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ..errors import RptganError
 from .skeleton import (
     BLAZEPOSE33_TO_OPENPOSE18,
     BLAZEPOSE_SHOULDERS,
@@ -34,7 +35,7 @@ _FLIP_EXTRA_NAMES = {
 }
 
 
-class PoseError(ValueError):
+class PoseError(RptganError, ValueError):
     """A pose, or pose data being read, is unusable; the message says why."""
 
 

@@ -272,3 +272,62 @@ def test_a_small_file_declaring_a_huge_network_fails_before_anything_is_allocate
     with pytest.raises(CheckpointError, match="does not match its own config.*shape mismatches"):
         load_generator(saved)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: under 200 MB grown
+
+
+def test_a_file_replaced_between_its_check_and_its_read_is_refused(tmp_path, saved, monkeypatch):
+    """Config and shapes are checked on one header; the tensors must come from a file with that
+    same header, never another checkpoint's weights under this one's config."""
+    other = save_checkpoint(tmp_path / "other.safetensors", build_generator(get_config("tiny")).eval(),
+                            training={"steps": 99})
+    check = ckpt._check_declared_shapes
+
+    def check_then_replace(*args, **kwargs):
+        check(*args, **kwargs)
+        os.replace(other, saved)
+
+    monkeypatch.setattr(ckpt, "_check_declared_shapes", check_then_replace)
+    with pytest.raises(CheckpointError, match="changed while it was being read"):
+        load_generator(saved)
+
+
+def test_a_file_cut_short_in_place_after_a_load_leaves_the_loaded_model_whole(saved):
+    generator, _ = load_generator(saved)
+    before = {name: t.clone() for name, t in generator.state_dict().items()}
+    with open(saved, "r+b") as handle:  # as cp does: the same inode, truncated and rewritten
+        data = handle.read()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(data[: len(data) // 2])
+    assert all(torch.equal(before[name], t) for name, t in generator.state_dict().items())
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_generator(saved)
+
+
+def test_loads_during_a_rewrite_in_place_either_succeed_or_say_so(saved):
+    """A checkpoint being overwritten in place (cp over it) while it loads, over and over."""
+    import threading
+
+    data = saved.read_bytes()
+    stop = threading.Event()
+
+    def rewrite():
+        while not stop.is_set():
+            with open(saved, "r+b") as handle:
+                handle.truncate(0)
+                for start in range(0, len(data), 4096):
+                    handle.write(data[start:start + 4096])
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    outcomes = set()
+    try:
+        for _ in range(60):
+            try:
+                load_generator(saved)
+                outcomes.add("loaded")
+            except CheckpointError:
+                outcomes.add("refused")
+    finally:
+        stop.set()
+        writer.join()
+    assert outcomes <= {"loaded", "refused"} and outcomes

@@ -160,7 +160,7 @@ def test_mixed_precision_auto_is_bf16_only_where_the_cpu_computes_it(load_script
 def test_extra_training_roots_join_the_training_pairs_only(synthetic_root, load_script):
     from types import SimpleNamespace
 
-    from rptgan_core.train_config import train_config_from_dict
+    from rptgan_core.train_config import TrainConfigError, train_config_from_dict
 
     train = load_script("train")
     accelerator = SimpleNamespace(main_process_first=None, is_main_process=True)
@@ -171,6 +171,5 @@ def test_extra_training_roots_join_the_training_pairs_only(synthetic_root, load_
     assert len(both) == 2 * len(alone) and len(held_out_mixed) == len(held_out)
     assert " + " in both.description
     for bad in (synthetic_root, [3]):
-        wrong = train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": bad}})
-        with pytest.raises(SystemExit, match="extra_train_roots"):
-            train.read_pairs(wrong, accelerator)
+        with pytest.raises(TrainConfigError, match="data.extra_train_roots must be a list"):
+            train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": bad}})

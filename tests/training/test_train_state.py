@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from torch import nn
 
-from rptgan_core.train_state import latest_state, load_training_state, save_training_state
+from rptgan_core.train_state import TrainingStateError, latest_state, load_training_state, save_training_state
 
 
 def _trained() -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
@@ -72,3 +73,21 @@ def test_keeps_the_newest_states_and_ignores_a_crashed_write(tmp_path):
 
 def test_no_state_is_none(tmp_path):
     assert latest_state(tmp_path) is None
+
+
+def test_a_damaged_newest_state_falls_back_to_the_one_before(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    for step in (10, 20):
+        save_training_state(tmp_path, step, {"model": model}, {"opt": optimizer}, {"progress": {"step": step}})
+    newest = latest_state(tmp_path)
+    assert newest.endswith("step-00000020")
+    state_json = os.path.join(newest, "state.json")
+    with open(state_json, "r+", encoding="utf-8") as handle:
+        text = handle.read()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(text[: len(text) // 2])  # cut short, as by a disk that filled
+    assert latest_state(tmp_path).endswith("step-00000010")
+    with pytest.raises(TrainingStateError, match="state.json"):
+        load_training_state(newest, {"model": model}, {"opt": optimizer})
