@@ -62,14 +62,13 @@ def main() -> None:
     spec = SyntheticPeopleSpec()
     identity = identity_ranges(spec)["test"][0]
     person = sample_identity(spec.seed, identity)
-    rng = np.random.default_rng([spec.seed, identity, 424242])
-    source = render_person(person, neutral_angles(), HEIGHT, WIDTH, background=True, rng=rng)
+    source = render_person(person, neutral_angles(), HEIGHT, WIDTH, background=True)
     Image.fromarray(source.image).save(os.path.join(args.out, "synthetic_person.png"))
     with open(os.path.join(args.out, "synthetic_person_pose.json"), "w", encoding="utf-8") as handle:
         json.dump(poses_to_openpose_json([source.pose]), handle)
 
-    frames = [render_person(person, wave_angles(i / (FRAMES - 1)), HEIGHT, WIDTH, background=False,
-                            rng=np.random.default_rng(i)).pose for i in range(FRAMES)]
+    frames = [render_person(person, wave_angles(i / (FRAMES - 1)), HEIGHT, WIDTH, background=False).pose
+              for i in range(FRAMES)]
     with open(os.path.join(args.out, "synthetic_wave_sequence.json"), "w", encoding="utf-8") as handle:
         json.dump(poses_to_openpose_json(frames), handle)
 

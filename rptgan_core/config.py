@@ -12,7 +12,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import RptganError
 from .jsonio import parse_json
+from .limits import (
+    MAX_CHANNELS,
+    MAX_IDENTITIES,
+    MAX_IMAGE_SIDE,
+    MAX_RES_BLOCKS,
+    MAX_STAGES,
+)
 from .pose.skeleton import KEYPOINT_FORMAT, NUM_KEYPOINTS
 
 ENCODERS = ("resnet50", "conv")
@@ -20,21 +28,13 @@ RESNET_LAYERS = {"layer1": (4, 256), "layer2": (8, 512), "layer3": (16, 1024)}
 NORMS = ("instance", "batch", "none")
 UPSAMPLES = ("transposed", "resize")
 GENERATORS = ("rptgan", "flow")
-FLOW_PRIORS = ("none", "coarse", "multiscale")
+FLOW_PRIORS = ("none", "coarse", "multiscale", "nearest")
 DISCRIMINATORS = ("rptgan", "patch")
 
 
-# The largest network and canvas a config may ask for, checked before anything is built:
-# a few times what the presets need (widths <= 256, 9 blocks, 256x176), far below what
-# would exhaust a machine's memory. Checkpoints are files people download.
-MAX_CHANNELS = 2048
-MAX_RES_BLOCKS = 64
-MAX_STAGES = 8
-MAX_IMAGE_SIDE = 2048
-MAX_IDENTITIES = 100_000
 
 
-class ConfigError(ValueError):
+class ConfigError(RptganError, ValueError):
     """A model config is inconsistent; the message names the field."""
 
 
@@ -73,8 +73,10 @@ class ModelConfig:
             by limb, ``networks.flow_generator.keypoint_flow``) at 1/8, resized
             to the finer scales; "multiscale": from that flow computed at every
             scale, limbs with a narrower reach than the torso, so a thin limb
-            keeps its shape at full size. Configs saved with a boolean read
-            true as "coarse" and false as "none".
+            keeps its shape at full size; "nearest": the same, but each point
+            follows the segment nearest to it instead of a blend of those
+            around it, and hands and feet follow their forearm and shin.
+            Configs saved with a boolean read true as "coarse" and false as "none".
         discriminator: "rptgan" (the paper's image-only Conv-ReLU-Pool with
             real/fake and identity heads) or "patch" (spectral-norm patch
             discriminator conditioned on the source image and the target pose).
@@ -272,7 +274,7 @@ register_preset(ModelConfig(
 # discriminator conditioned on the source and the target pose. docs/architecture.md
 # compares it with the paper's generator at the same budget.
 _FLOW = {"generator": "flow", "discriminator": "patch", "encoder": "conv", "norm": "none", "upsample": "resize",
-         "flow_prior": "multiscale"}
+         "flow_prior": "nearest"}
 register_preset(ModelConfig(
     name="synthetic-flow", image_height=128, image_width=96, letterbox_fill=0.0, pose_sigma=3.0,
     conv_encoder_channels=(32, 64, 128), pose_channels=(16, 32, 64), generator_channels=128, num_res_blocks=2,

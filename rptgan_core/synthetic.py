@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .imageio import load_image
 from .pose import KEYPOINT_INDEX, NUM_KEYPOINTS, Pose, pose_to_patn_lists
 
 SYNTHETIC_LABEL = "SyntheticPeople (synthetic data: procedurally drawn figures, not photographs)"
@@ -47,6 +48,9 @@ PART_NAMES = ("background", "torso", "hips", "head", "right_upper_arm", "right_f
               "left_forearm", "right_thigh", "right_shin", "left_thigh", "left_shin")
 PART = {name: index for index, name in enumerate(PART_NAMES)}
 PARTS_FOLDER = "parts"
+# Bumped whenever the same spec draws different pictures, so datasets on disk are redrawn:
+# 2 fixed each garment's pattern to the person (it was drawn afresh for every image).
+RENDERER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,12 @@ class Identity:
     background: tuple[int, int, int]
     floor: tuple[int, int, int]
     horizon: float  # where the floor starts, as a fraction of the image height
+    # a garment's pattern belongs to the garment: its period (in figure heights) and phase
+    # (a fraction of the period, from the neck for the top and the hips for the bottom)
+    top_period: float
+    top_phase: float
+    bottom_period: float
+    bottom_phase: float
 
 
 def _jitter(rng: np.random.Generator, colour, amount: int) -> tuple[int, int, int]:
@@ -120,6 +130,10 @@ def sample_identity(seed: int, identity: int) -> Identity:
         background=tuple(int(v) for v in wall),
         floor=tuple(int(v) for v in np.clip(wall * rng.uniform(0.55, 0.8), 0, 255)),
         horizon=float(rng.uniform(0.62, 0.75)),
+        top_period=float(rng.uniform(0.028, 0.045)),
+        top_phase=float(rng.random()),
+        bottom_period=float(rng.uniform(0.028, 0.045)),
+        bottom_phase=float(rng.random()),
     )
 
 
@@ -225,21 +239,26 @@ def _build_figure(person: Identity, angles: dict[str, float]) -> _Figure:
 # drawing ---------------------------------------------------------------------
 
 
-def _pattern_image(size: tuple[int, int], base, accent, pattern: str, rng: np.random.Generator, unit: float) -> Image.Image:
-    """A full-canvas texture a garment is cut from."""
+def _pattern_image(size: tuple[int, int], base, accent, pattern: str, period: float, anchor: tuple[float, float]) -> Image.Image:
+    """A full-canvas texture a garment is cut from: stripes or dots every ``period`` pixels,
+    one row of them through ``anchor`` (x, y), so the pattern moves with the body."""
     image = Image.new("RGB", size, base)
     if pattern == "solid":
         return image
     draw = ImageDraw.Draw(image)
-    period = max(4, int(unit * rng.uniform(0.028, 0.045)))
+    step = max(4, int(period))
+    x0, y0 = anchor
+    rows = range(-int(y0 // step) - 1, int((size[1] - y0) // step) + 2)  # row k at y0 + k * step
     if pattern == "stripes":
-        for y in range(int(rng.integers(period)), size[1], period):
-            draw.rectangle((0, y, size[0], y + period // 2 - 1), fill=accent)
+        for k in rows:
+            y = y0 + k * step
+            draw.rectangle((0, y, size[0], y + step // 2 - 1), fill=accent)
     else:
-        radius = max(1, period // 4)
-        offset = rng.integers(period)
-        for row, y in enumerate(range(int(offset), size[1], period)):
-            for x in range((period // 2) * (row % 2), size[0], period):
+        radius = max(1, step // 4)
+        for k in rows:
+            y, stagger = y0 + k * step, (step // 2) * (k % 2)
+            for j in range(-int(x0 // step) - 1, int((size[0] - x0) // step) + 2):
+                x = x0 + j * step + stagger
                 draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=accent)
     return image
 
@@ -299,13 +318,12 @@ class SyntheticSample:
 
 
 def render_person(person: Identity, angles: dict[str, float], height: int = 128, width: int = 96,
-                  background: bool = True, rng: np.random.Generator | None = None) -> SyntheticSample:
+                  background: bool = True) -> SyntheticSample:
     """Draw ``person`` in the pose ``angles`` on a ``width`` x ``height`` canvas.
 
     Returns the image (uint8 RGB), its 18 keypoints in canvas pixels and its
     body-part label map (each pixel the part that covers most of it).
     """
-    rng = rng or np.random.default_rng(0)
     s = _SUPERSAMPLE
     big = (width * s, height * s)
     figure = _build_figure(person, angles)
@@ -327,8 +345,12 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
     P = {name: project(p) for name, p in figure.points.items()}
     Z = {name: float(p[2]) for name, p in figure.points.items()}
     limb = person.limb_width * unit
-    top_fill = _pattern_image(big, person.top_colour, person.top_accent, person.top_pattern, rng, unit)
-    bottom_fill = _pattern_image(big, person.bottom_colour, person.bottom_accent, person.bottom_pattern, rng, unit)
+    top_period, bottom_period = person.top_period * unit, person.bottom_period * unit
+    neck, waist = P["neck"], (P["left_hip"] + P["right_hip"]) / 2
+    top_fill = _pattern_image(big, person.top_colour, person.top_accent, person.top_pattern, top_period,
+                              (neck[0], neck[1] + person.top_phase * top_period))
+    bottom_fill = _pattern_image(big, person.bottom_colour, person.bottom_accent, person.bottom_pattern,
+                                 bottom_period, (waist[0], waist[1] + person.bottom_phase * bottom_period))
 
     def depth(*names: str, bias: float = 0.0) -> float:
         return float(np.mean([Z[n] for n in names])) + bias
@@ -443,8 +465,7 @@ def read_part_labels(image_path: str | os.PathLike) -> np.ndarray | None:
     path = part_labels_path(image_path)
     if not os.path.isfile(path):
         return None
-    with Image.open(path) as labels:
-        return np.asarray(labels, dtype=np.uint8).copy()
+    return np.round(load_image(path).rgb[..., 0] * 255).astype(np.uint8)  # 8-bit labels, read back exactly
 
 
 def _keypoints(figure: _Figure, projected: dict[str, np.ndarray], person: Identity) -> np.ndarray:
@@ -467,8 +488,7 @@ def render_sample(seed: int, identity: int, index: int, height: int = 128, width
                   background: bool = True) -> SyntheticSample:
     """Image ``index`` of person ``identity``: a pure function of its arguments."""
     rng = np.random.default_rng([seed, identity, index + 1])
-    angles = _sample_angles(rng)
-    return render_person(sample_identity(seed, identity), angles, height, width, background, rng)
+    return render_person(sample_identity(seed, identity), _sample_angles(rng), height, width, background)
 
 
 # writing the PATN layout -------------------------------------------------------
@@ -508,15 +528,15 @@ def write_dataset(root: str | os.PathLike, spec: SyntheticPeopleSpec = Synthetic
     ``synthetic-pairs-{train,test}.csv`` (``from,to``: every ordered pair of one
     identity's images for training, ``test_pairs_per_identity`` per identity for
     testing) and ``SYNTHETIC.json`` labelling the data as synthetic. An existing
-    complete dataset with the same spec is left as it is; one written before part
-    maps existed gets only its part maps.
+    complete dataset with the same spec and ``RENDERER_VERSION`` is left as it is;
+    one written before part maps existed gets only its part maps.
 
     Returns:
         ``root``.
     """
     root = os.fspath(root)
     label_path = os.path.join(root, "SYNTHETIC.json")
-    wanted = {"dataset": SYNTHETIC_LABEL, "spec": asdict(spec), "parts": PARTS_FOLDER}
+    wanted = {"dataset": SYNTHETIC_LABEL, "spec": asdict(spec), "parts": PARTS_FOLDER, "renderer": RENDERER_VERSION}
     existing = {}
     if os.path.exists(label_path):
         with open(label_path, encoding="utf-8") as handle:

@@ -87,7 +87,8 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 PRIOR_SEGMENTS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 0),
                   (1, 2), (1, 5), (1, 8), (1, 11), (2, 8), (5, 11), (8, 11))
 _LIMB_SEGMENTS = 8  # the first eight: upper arms, forearms, thighs, shins
-_BACKGROUND_WEIGHT = math.exp(-2.0)  # a pixel two segment-widths from every segment stays where it is
+_LIMB_ENDS = (1, 3, 5, 7)  # forearms and shins: the hand and the foot lie beyond their last keypoint
+_BACKGROUND_EXPONENT = 2.0  # a pixel two squared reaches from every segment stays where it is
 
 
 def keypoints_from_maps(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +106,7 @@ def keypoints_from_maps(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: list[tuple[int, int]],
-                  limb_reach: float = 1 / 20) -> list[torch.Tensor]:
+                  limb_reach: float = 1 / 20, sharpness: float = 1.0, end_reach: float = 0.0) -> list[torch.Tensor]:
     """The flow the two poses imply, at each of ``sizes``: a list of (B, 2, h, w) in normalised
     grid units, as ``warp`` takes them.
 
@@ -117,6 +118,13 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
     torso's segments and ``limb_reach`` of it for the limbs': a limb is much
     thinner than the torso, and a wide reach drags the torso's pixels along
     with a limb that leaves it.
+
+    ``sharpness`` raises every weight, the fixed one included, to that power:
+    where a point stays put is unchanged, but the nearest segment takes over
+    from its neighbours (16: in effect each point follows one segment, so a
+    limb keeps its width instead of being averaged with the torso behind it).
+    ``end_reach`` lets a forearm's or shin's map run that share of its length
+    past the wrist or ankle without falling off, for the hand and the foot.
     """
     height, width = source_maps.shape[-2:]
     source, source_present = keypoints_from_maps(source_maps.float())
@@ -138,7 +146,10 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
     perp_dv = torch.stack([-dv[..., 1], dv[..., 0]], dim=-1)
     reach = torch.tensor([limb_reach if i < _LIMB_SEGMENTS else 1 / 20 for i in range(len(PRIOR_SEGMENTS))],
                          device=source.device)
-    falloff = (length2 / (2 * (reach * height) ** 2))[..., None, None]  # (B, S, 1, 1)
+    falloff = (sharpness * length2 / (2 * (reach * height) ** 2))[..., None, None]  # (B, S, 1, 1)
+    background = math.exp(-_BACKGROUND_EXPONENT * sharpness)
+    end = torch.tensor([1 + end_reach if i in _LIMB_ENDS else 1.0 for i in range(len(PRIOR_SEGMENTS))],
+                       device=source.device)[None, :, None, None]
     weight_valid = valid.float()
     scale = torch.tensor([2 / width, 2 / height], device=source.device)
     flows = []
@@ -149,12 +160,12 @@ def keypoint_flow(source_maps: torch.Tensor, target_maps: torch.Tensor, sizes: l
         rel_y = gy[None, None, :, None] - t0[..., 1, None, None]  # (B, S, h, 1)
         along = (rel_x * vt[..., 0, None, None] + rel_y * vt[..., 1, None, None]) * inverse  # (B, S, h, w)
         across = (rel_y * vt[..., 0, None, None] - rel_x * vt[..., 1, None, None]) * inverse
-        beyond = along - along.clamp(0, 1)
+        beyond = along - torch.minimum(along.clamp(min=0), end)
         weight = torch.exp(-(beyond * beyond + across * across) * falloff)  # (B, S, h, w)
         weight = weight * weight_valid[..., None, None]
         shift = (torch.einsum("bshw,bsc->bchw", weight, d0) + torch.einsum("bshw,bsc->bchw", weight * along, dv)
                  + torch.einsum("bshw,bsc->bchw", weight * across, perp_dv))
-        shift = shift / (weight.sum(1, keepdim=True) + _BACKGROUND_WEIGHT)
+        shift = shift / (weight.sum(1, keepdim=True) + background)
         if not torch.isfinite(shift).all():
             raise ValueError("keypoint_flow: pose maps gave a non-finite flow")
         flows.append((shift * scale.view(1, 2, 1, 1)).to(source_maps.dtype))
@@ -293,6 +304,9 @@ class FlowPoseTransferGenerator(nn.Module):
             if self.config.flow_prior == "coarse":
                 coarse = keypoint_flow(source_pose_maps, pose_maps, sizes[:1])[0]
                 return [coarse] + [resize_flow(coarse, size) for size in sizes[1:]]
+            if self.config.flow_prior == "nearest":
+                return keypoint_flow(source_pose_maps, pose_maps, sizes, limb_reach=1 / 30, sharpness=16.0,
+                                     end_reach=0.3)
             return keypoint_flow(source_pose_maps, pose_maps, sizes, limb_reach=1 / 40)
 
     @staticmethod

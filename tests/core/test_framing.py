@@ -10,15 +10,15 @@ from rptgan_core.framing import CropBox, aspect_box, crop_to_box, paste_into_fra
 from rptgan_core.pose import Pose, PoseError
 
 
-def _person(kit, width=200, height=300, scale=0.5, left=50.0, top=60.0) -> Pose:
-    points = kit.standing_keypoints(width * scale, height * scale)
+def _person(make_person, width=200, height=300, scale=0.5, left=50.0, top=60.0) -> Pose:
+    points = make_person(width * scale, height * scale)
     points[:, 0] += left
     points[:, 1] += top
     return Pose(points, width, height)
 
 
-def test_person_box_has_the_aspect_and_holds_the_person(kit):
-    pose = _person(kit)
+def test_person_box_has_the_aspect_and_holds_the_person(make_person):
+    pose = _person(make_person)
     box = person_box(pose, (300, 200), aspect=0.75, margin=0.1)
     assert box.width / box.height == pytest.approx(0.75, abs=0.01)
     seen = pose.keypoints[0, :, :2]
@@ -27,20 +27,20 @@ def test_person_box_has_the_aspect_and_holds_the_person(kit):
     assert 0 <= box.left and box.left + box.width <= 200 and 0 <= box.top and box.top + box.height <= 300
 
 
-def test_person_box_near_the_edge_is_moved_inside(kit):
-    pose = _person(kit, left=-10.0)
+def test_person_box_near_the_edge_is_moved_inside(make_person):
+    pose = _person(make_person, left=-10.0)
     box = person_box(pose, (300, 200), aspect=0.75, margin=0.2)
     assert box.left == 0
 
 
-def test_person_box_larger_than_the_frame_is_centred(kit):
-    pose = _person(kit, width=100, height=300, scale=0.9, left=5, top=10)
+def test_person_box_larger_than_the_frame_is_centred(make_person):
+    pose = _person(make_person, width=100, height=300, scale=0.9, left=5, top=10)
     box = person_box(pose, (300, 100), aspect=1.0, margin=0.1)
     assert box.width > 100 and box.left == -((box.width - 100) // 2)
 
 
-def test_person_box_scales_pose_canvas_to_the_frame(kit):
-    pose = _person(kit)
+def test_person_box_scales_pose_canvas_to_the_frame(make_person):
+    pose = _person(make_person)
     small = person_box(pose, (300, 200), aspect=0.75)
     large = person_box(pose, (600, 400), aspect=0.75)
     assert large.height == pytest.approx(2 * small.height, abs=2)

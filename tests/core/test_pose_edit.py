@@ -11,8 +11,8 @@ from rptgan_core.pose import Pose, PoseError
 
 
 @pytest.fixture
-def pose(kit) -> Pose:
-    return Pose(kit.standing_keypoints(100, 200), 100, 200)
+def pose(make_person) -> Pose:
+    return Pose(make_person(100, 200), 100, 200)
 
 
 def _point(pose: Pose, name: str, person: int = 0) -> np.ndarray:
@@ -85,8 +85,8 @@ def test_keypoints_pushed_off_the_canvas_become_missing(pose):
     assert moved.visible[0, K["nose"]]
 
 
-def test_edits_touch_only_the_chosen_person(kit):
-    two = Pose(np.stack([kit.standing_keypoints(200, 200, -0.2), kit.standing_keypoints(200, 200, 0.2)]), 200, 200)
+def test_edits_touch_only_the_chosen_person(make_person):
+    two = Pose(np.stack([make_person(200, 200, -0.2), make_person(200, 200, 0.2)]), 200, 200)
     moved = pose_edit.translate_pose(two, 10, 0, people=[1])
     np.testing.assert_allclose(moved.keypoints[0], two.keypoints[0])
     np.testing.assert_allclose(moved.keypoints[1, :, 0], two.keypoints[1, :, 0] + 10, atol=1e-4)
@@ -104,9 +104,9 @@ def test_set_and_clear_keypoint(pose):
         pose_edit.set_keypoint(pose, "nose", float("nan"), 1)
 
 
-def test_retarget_takes_the_source_proportions_and_keeps_the_size(kit):
-    target = Pose(kit.standing_keypoints(100, 200), 100, 200)
-    source_points = kit.standing_keypoints(100, 200)
+def test_retarget_takes_the_source_proportions_and_keeps_the_size(make_person):
+    target = Pose(make_person(100, 200), 100, 200)
+    source_points = make_person(100, 200)
     neck = source_points[K["neck"], :2]
     # A source with arms twice as long relative to the rest.
     for joint, child in ((K["right_shoulder"], K["right_elbow"]), (K["right_elbow"], K["right_wrist"]),

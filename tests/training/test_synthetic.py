@@ -95,3 +95,46 @@ def test_write_dataset_adds_part_maps_to_a_dataset_written_before_them(tmp_path)
     stamp = os.stat(image).st_mtime_ns
     write_dataset(tmp_path, spec)
     assert read_part_labels(image) is not None and os.stat(image).st_mtime_ns == stamp
+
+
+def test_write_dataset_redraws_a_dataset_an_older_renderer_drew(tmp_path):
+    from rptgan_core.synthetic import RENDERER_VERSION, SyntheticPeopleSpec, write_dataset
+
+    spec = SyntheticPeopleSpec(train_identities=1, test_identities=1, images_per_identity=2, height=32, width=32,
+                               test_pairs_per_identity=1)
+    write_dataset(tmp_path, spec)
+    image = tmp_path / "test" / "p00001_00.png"
+    drawn = image.read_bytes()
+    label = json.loads((tmp_path / "SYNTHETIC.json").read_text())
+    assert label["renderer"] == RENDERER_VERSION
+    del label["renderer"]  # as the renderer before version 2 wrote it
+    (tmp_path / "SYNTHETIC.json").write_text(json.dumps(label))
+    image.write_bytes(b"stale")
+    write_dataset(tmp_path, spec)
+    assert image.read_bytes() == drawn
+    assert json.loads((tmp_path / "SYNTHETIC.json").read_text())["renderer"] == RENDERER_VERSION
+
+
+def test_a_garments_pattern_belongs_to_the_person_and_moves_with_them():
+    """The same person moved sideways by whole pixels is the same picture moved: the stripes
+    do not change period or phase from one image to the next (they once did, so a target's
+    texture could not be predicted from its source)."""
+    from rptgan_core.synthetic import render_person
+
+    person = next(sample_identity(0, i) for i in range(50) if sample_identity(0, i).top_pattern == "stripes")
+    angles = _sample_angles_of(0, person.identity, 0)
+    width = 96
+    left = render_person(person, {**angles, "shift": 0.0}, 128, width, background=True)
+    right = render_person(person, {**angles, "shift": 6 / width}, 128, width, background=True)
+    torso = left.parts == 1
+    assert torso.sum() > 100
+    columns = np.nonzero(torso.any(axis=0))[0]
+    inner = slice(columns.min(), columns.max() + 1)
+    assert np.array_equal(right.image[:, 6:][:, inner], left.image[:, :-6][:, inner])
+    assert len(np.unique(left.image[torso].reshape(-1, 3), axis=0)) > 1  # striped, not plain
+
+
+def _sample_angles_of(seed: int, identity: int, index: int) -> dict:
+    from rptgan_core.synthetic import _sample_angles
+
+    return _sample_angles(np.random.default_rng([seed, identity, index + 1]))
