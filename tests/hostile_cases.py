@@ -10,7 +10,6 @@ was expected, and how long it took. Everything a case may write goes to FOLDER/o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -27,9 +26,8 @@ from typing import Callable
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 CASE_SECONDS = 60  # a case that runs longer has hung
-PACK_MODULE = "comfyui_rptgan_hostile"
 
 CASES: dict[str, dict[str, tuple[Callable[[Path], object], str, str]]] = {}
 
@@ -44,13 +42,9 @@ def case(entry: str, error: str, fragment: str):
 
 
 def _pack():
-    if PACK_MODULE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(PACK_MODULE, REPO / "__init__.py",
-                                                      submodule_search_locations=[str(REPO)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[PACK_MODULE] = module
-        spec.loader.exec_module(module)
-    return sys.modules[PACK_MODULE]
+    from conftest import _load_pack  # tests/conftest.py: the pack loaded as ComfyUI loads it
+
+    return _load_pack()
 
 
 def _node(name: str):
@@ -356,25 +350,25 @@ def _load_image(path: Path):
     return load_image(path)
 
 
+def _load_declared(folder: Path, name: str, width: int, height: int, bit_depth: int, colour_type: int):
+    path = folder / "input" / name
+    path.write_bytes(_png_header(width, height, bit_depth, colour_type))
+    return _load_image(path)
+
+
 @case("images", "ImageLoadError", "pixels")
 def a_16_bit_png_declaring_ten_thousand_squared(folder):
-    path = folder / "input" / "bomb16.png"
-    path.write_bytes(_png_header(10000, 10000, 16, 2))
-    return _load_image(path)
+    return _load_declared(folder, "bomb16.png", 10000, 10000, 16, 2)
 
 
 @case("images", "ImageLoadError", "pixels")
-def a_16_bit_png_declaring_thirty_thousand_squared(folder):
-    path = folder / "input" / "bomb16b.png"
-    path.write_bytes(_png_header(30000, 30000, 16, 6))
-    return _load_image(path)
+def a_16_bit_rgba_png_declaring_thirty_thousand_squared(folder):
+    return _load_declared(folder, "bomb16a.png", 30000, 30000, 16, 6)
 
 
 @case("images", "ImageLoadError", "too large")
 def an_8_bit_png_declaring_thirty_thousand_squared(folder):
-    path = folder / "input" / "bomb8.png"
-    path.write_bytes(_png_header(30000, 30000, 8, 2))
-    return _load_image(path)
+    return _load_declared(folder, "bomb8.png", 30000, 30000, 8, 2)
 
 
 @case("images", "ImageLoadError", "NaN")
