@@ -69,12 +69,20 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def _safe_identity(name: str) -> str:
-    """Folder names become identities; keep them filesystem- and CSV-safe."""
+def safe_name(name: str, taken: set[str], what: str) -> str:
+    """``name`` made filesystem- and CSV-safe (no ``,`` or ``:``, which the PATN files use as
+    separators), and made unique among ``taken`` with a ``-2``, ``-3``... suffix, so two
+    folders or photos whose names clean to the same one (``c.jpg`` and ``c.png``) stay two;
+    the result is added to ``taken``."""
     cleaned = "".join(c if c.isalnum() or c in "-." else "-" for c in name).strip(".-")
     if not cleaned:
-        raise SystemExit(f"identity folder {name!r} has no usable characters in its name")
-    return cleaned
+        raise SystemExit(f"{what} {name!r} has no usable characters in its name")
+    unique, count = cleaned, 1
+    while unique in taken:
+        count += 1
+        unique = f"{cleaned}-{count}"
+    taken.add(unique)
+    return unique
 
 
 def list_photos(root: str) -> dict[str, list[str]]:
@@ -87,7 +95,7 @@ def list_photos(root: str) -> dict[str, list[str]]:
         if os.path.isdir(path):
             photos = sorted(os.path.join(path, n) for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
             if len(photos) >= 2:
-                people[_safe_identity(folder)] = photos
+                people[safe_name(folder, set(people), "identity folder")] = photos
     if not people:
         raise SystemExit(f"{root}: need sub-folders (one per person) with at least two photos each")
     return people
@@ -151,6 +159,7 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
     with tqdm(total=total, desc="estimating poses", unit="photo") as bar:
         for identity in identities:
             split = "test" if identity in test else "train"
+            stems: set[str] = set()
             for path in people[identity]:
                 bar.update(1)
                 try:
@@ -163,7 +172,8 @@ def prepare(args: argparse.Namespace) -> dict[str, object]:
                     skipped.append(f"{path}: no person with at least {args.min_keypoints} visible keypoints")
                     continue
                 image, moved = frame_person(photo, pose, size, args.margin)
-                name = save_sample(args.output, split, identity, os.path.splitext(os.path.basename(path))[0], image, moved)
+                stem = safe_name(os.path.splitext(os.path.basename(path))[0], stems, "photo")
+                name = save_sample(args.output, split, identity, stem, image, moved)
                 annotations[split][name] = moved
                 written[split].setdefault(identity, []).append(name)
     counts = {}

@@ -103,6 +103,27 @@ def test_prepare_dataset_writes_both_layouts_with_disjoint_people(tmp_path, load
     assert np.all(record.source_keypoints[record.source_keypoints[:, 2] > 0, 0] < 48)
 
 
+def test_prepare_dataset_keeps_photos_and_people_whose_names_clean_alike_apart(tmp_path, load_script):
+    """c.jpg and c.png of one person, a name with the CSV's separators in it, and two folders
+    whose names clean to one: every photo stays its own sample and every person their own."""
+    register_backend("fake-for-training", lambda **options: _FakeEstimator())
+    prepare = load_script("prepare_dataset")
+    photos = tmp_path / "photos"
+    for person in ("ann lee", "ann-lee", "bo", "cy"):
+        (photos / person).mkdir(parents=True)
+        for k, name in enumerate(("c.jpg", "c.png", "x,y:z.jpg")):
+            Image.fromarray(render_sample(1, len(person) + k, k, 128, 96).image).save(photos / person / name)
+    out = tmp_path / "prepared"
+    prepare.prepare(prepare.parse_args([str(photos), str(out), "--estimator", "fake-for-training",
+                                        "--size", "64x48", "--test-fraction", "0.25"]))
+    train, test = read_patn_split(str(out), "train"), read_patn_split(str(out), "test")
+    people = set(train.identities) | set(test.identities)
+    assert people == {"ann-lee", "ann-lee-2", "bo", "cy"}
+    names = {os.path.basename(p.source) for p in train.pairs + test.pairs}
+    assert names == {"c.png", "c-2.png", "x-y-z.png"}
+    assert len(train) + len(test) == 4 * 6
+
+
 def test_prepare_dataset_names_an_unknown_estimator_and_a_bad_folder(tmp_path, load_script):
     prepare = load_script("prepare_dataset")
     with pytest.raises(SystemExit, match="photo folder not found"):
