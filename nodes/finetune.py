@@ -9,7 +9,7 @@ import time
 import torch
 
 from . import comfy_compat
-from .convert import NodeInputError, check_image, image_to_chw, poses_from_keypoints, require_people
+from .convert import COORDINATES_INPUT, NodeInputError, check_image, image_to_chw, poses_from_keypoints, require_people
 from .loaders import CATEGORY
 from .transfer import PoseTransfer, _checkpoint_combo, describe
 
@@ -59,18 +59,20 @@ class FineTune:
             },
             "optional": {
                 "poses": ("POSE_KEYPOINT", {"tooltip": "each frame's pose; estimated on the frames when not connected"}),
+                "coordinates": COORDINATES_INPUT,
             },
         }
 
     def train(self, images, checkpoint: str, steps: int = 300, learning_rate: float = 1e-4, batch_size: int = 8,
-              save_as: str = "rptgan-finetuned", poses=None):
+              save_as: str = "rptgan-finetuned", poses=None, coordinates: str = "auto"):
         # ComfyUI runs nodes under torch.inference_mode(); training needs autograd, and tensors made
         # outside inference mode (as ComfyUI's own training nodes do).
         with torch.inference_mode(False), torch.enable_grad():
             return self._train(images.clone() if isinstance(images, torch.Tensor) else images, checkpoint, steps,
-                               learning_rate, batch_size, save_as, poses)
+                               learning_rate, batch_size, save_as, poses, coordinates)
 
-    def _train(self, images, checkpoint: str, steps: int, learning_rate: float, batch_size: int, save_as: str, poses):
+    def _train(self, images, checkpoint: str, steps: int, learning_rate: float, batch_size: int, save_as: str, poses,
+               coordinates: str):
         # Loaded on first use: importing the pack stays light.
         from rptgan_core.checkpoint import CheckpointError, load_generator, save_checkpoint
         from rptgan_core.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune
@@ -92,7 +94,7 @@ class FineTune:
         except (FileNotFoundError, CheckpointError) as error:
             raise NodeInputError(f"checkpoint: {error}") from None
         if poses is not None:
-            frames = poses_from_keypoints(poses, "poses", (images.shape[2], images.shape[1]))
+            frames = poses_from_keypoints(poses, "poses", (images.shape[2], images.shape[1]), coordinates)
             require_people(frames, "poses")
             if len(frames) != len(images):
                 raise NodeInputError(f"poses: {len(frames)} frames for {len(images)} images (give one per image)")

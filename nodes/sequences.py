@@ -10,7 +10,7 @@ from rptgan_core.limits import MAX_POSE_FRAMES
 from rptgan_core.pose_library import PoseLibraryError
 
 from . import comfy_compat
-from .convert import NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
+from .convert import COORDINATES_INPUT, NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
 from .loaders import CATEGORY, pose_preview
 
 _EXTRA_KEYFRAMES = ("keyframes_2", "keyframes_3", "keyframes_4")
@@ -84,11 +84,12 @@ class SavePoseToLibrary:
                 "name": ("STRING", {"default": "my pose", "tooltip": "letters, digits, spaces, _ . - (at most 64)"}),
                 "frame": ("INT", {"default": 0, "min": 0, "max": MAX_POSE_FRAMES - 1,
                                   "tooltip": "which frame of a sequence to save"}),
-            }
+            },
+            "optional": {"coordinates": COORDINATES_INPUT},
         }
 
-    def save(self, pose, name: str, frame: int = 0):
-        poses = poses_from_keypoints(pose, "pose")
+    def save(self, pose, name: str, frame: int = 0, coordinates: str = "auto"):
+        poses = poses_from_keypoints(pose, "pose", coordinates=coordinates)
         if not 0 <= frame < len(poses):
             raise NodeInputError(f"frame: the pose has {len(poses)} frames; frame {frame} does not exist")
         require_people(poses[frame:frame + 1], "pose")
@@ -126,15 +127,15 @@ class PoseKeyframes:
                 "loop": ("BOOLEAN", {"default": False, "tooltip": "end moving back towards the first keyframe, "
                                                                   "so the sequence repeats seamlessly"}),
             },
-            "optional": more,
+            "optional": {**more, "coordinates": COORDINATES_INPUT},
         }
 
     def interpolate(self, keyframes, frames: int = 24, easing: str = "ease in-out", loop: bool = False,
-                    keyframes_2=None, keyframes_3=None, keyframes_4=None):
-        poses = poses_from_keypoints(keyframes, "keyframes")
+                    keyframes_2=None, keyframes_3=None, keyframes_4=None, coordinates: str = "auto"):
+        poses = poses_from_keypoints(keyframes, "keyframes", coordinates=coordinates)
         for name, value in zip(_EXTRA_KEYFRAMES, (keyframes_2, keyframes_3, keyframes_4)):
             if value is not None:
-                poses += poses_from_keypoints(value, name)
+                poses += poses_from_keypoints(value, name, coordinates=coordinates)
         try:
             sequence = interpolate_keyframes(poses, frames, easing, loop)
         except PoseError as error:

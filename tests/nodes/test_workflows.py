@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+
+
+@pytest.fixture
+def example_environment(monkeypatch):
+    """run_example.py sets the pack's folder variables for its own run; put them back afterwards,
+    or later tests would save where the example did."""
+    for name in ("RPTGAN_INPUT_DIR", "RPTGAN_MODELS_DIR", "RPTGAN_MODEL_SAVE_DIR", "RPTGAN_TEMP_DIR"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
 
 
 def _load_script(kit, relative: str):
@@ -177,7 +188,7 @@ def _not_blank(path) -> bool:
     return array.std() > 1.0
 
 
-def test_run_example_writes_the_frames(kit, folders, tiny_checkpoint, tmp_path, capsys):
+def test_run_example_writes_the_frames(kit, folders, tiny_checkpoint, tmp_path, capsys, example_environment):
     run_example = _load_script(kit, "examples/run_example.py")
     out = tmp_path / "example"
     code = run_example.main(["--out", str(out), "--checkpoint", str(folders["models"] / tiny_checkpoint)])
@@ -190,7 +201,7 @@ def test_run_example_writes_the_frames(kit, folders, tiny_checkpoint, tmp_path, 
     assert f"written to {out}" in capsys.readouterr().out
 
 
-def test_run_example_edit_workflow(kit, folders, tiny_checkpoint, tmp_path):
+def test_run_example_edit_workflow(kit, folders, tiny_checkpoint, tmp_path, example_environment):
     run_example = _load_script(kit, "examples/run_example.py")
     code = run_example.main(["--out", str(tmp_path), "--checkpoint", str(folders["models"] / tiny_checkpoint),
                              "--workflow", str(kit.repo / "example_workflows" / "api" / "rptgan_edit_pose.json")])
@@ -198,14 +209,14 @@ def test_run_example_edit_workflow(kit, folders, tiny_checkpoint, tmp_path):
     assert len(list((tmp_path / "rptgan").glob("edited_0*.png"))) == 1
 
 
-def test_run_example_names_a_missing_checkpoint(kit, tmp_path, capsys):
+def test_run_example_names_a_missing_checkpoint(kit, tmp_path, capsys, example_environment):
     run_example = _load_script(kit, "examples/run_example.py")
     code = run_example.main(["--out", str(tmp_path), "--checkpoint", str(tmp_path / "absent.safetensors")])
     assert code == 2
     assert f"checkpoint not found: {tmp_path / 'absent.safetensors'}" in capsys.readouterr().err
 
 
-def test_run_example_reports_a_failing_node(kit, folders, tmp_path, capsys):
+def test_run_example_reports_a_failing_node(kit, folders, tmp_path, capsys, example_environment):
     run_example = _load_script(kit, "examples/run_example.py")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage!")
