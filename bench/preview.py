@@ -76,7 +76,8 @@ async def _run(checkpoint: str, requests: int) -> dict:
     async with TestClient(TestServer(app)) as client:
         for sequence, pose in enumerate(_drag(requests + 2)):
             started = time.perf_counter()
-            response = await client.post("/rptgan/preview", data=json.dumps({**body, "pose": pose, "sequence": sequence}))
+            request = json.dumps({**body, "pose": pose, "sequence": sequence})
+            response = await client.post("/rptgan/preview", data=request)
             content = await response.read()
             elapsed = (time.perf_counter() - started) * 1000
             if response.status != 200:

@@ -30,19 +30,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-import numpy as np
-import torch
-from accelerate import Accelerator
-from accelerate.state import AcceleratorState
-from torch.utils.data import DataLoader
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from accelerate import Accelerator  # noqa: E402
+from accelerate.state import AcceleratorState  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
-from rptgan_core.augment import AugmentConfig
-from rptgan_core.config import get_config
-from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split
-from rptgan_core.inference import has_native_bf16
-from rptgan_core.losses import LossConfig
-from rptgan_core.networks import build_discriminator, build_generator
-from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset
+from rptgan_core.augment import AugmentConfig  # noqa: E402
+from rptgan_core.config import get_config  # noqa: E402
+from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split  # noqa: E402
+from rptgan_core.inference import has_native_bf16  # noqa: E402
+from rptgan_core.losses import LossConfig  # noqa: E402
+from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
+from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
 
 SIZES = {"128x64": ("market", 128, 64), "256x176": ("deepfashion", 256, 176), "128x96": ("synthetic-flow", 128, 96)}
 
@@ -96,8 +96,8 @@ def bench_size(name: str, device: str, precision: str, args: argparse.Namespace,
     return {"size": name, "preset": preset, "device": device, "mixed_precision": precision,
             "batch_size": args.batch_size, "workers": args.workers,
             "step_ms": step_ms, "steps_per_s": 1e3 / step_ms, "samples_per_s": args.batch_size * 1e3 / step_ms,
-            "data_ms": data_ms, "compute_ms": compute_ms, "data_fraction": float(np.sum(data_times) /
-                                                                                  (np.sum(data_times) + np.sum(compute_times)))}
+            "data_ms": data_ms, "compute_ms": compute_ms,
+            "data_fraction": float(np.sum(data_times) / (np.sum(data_times) + np.sum(compute_times)))}
 
 
 def main() -> None:
@@ -132,7 +132,8 @@ def main() -> None:
 def _print_row(row: dict) -> None:
     print(f"{row['device']:5s} {row['size']:8s} {row['preset']:15s} {row['mixed_precision']:4s} batch "
           f"{row['batch_size']:3d}: {row['steps_per_s']:6.2f} steps/s {row['samples_per_s']:7.1f} samples/s | "
-          f"step {row['step_ms']:8.1f} ms = data {row['data_ms']:7.1f} + compute {row['compute_ms']:8.1f} ms (median) | "
+          f"step {row['step_ms']:8.1f} ms = data {row['data_ms']:7.1f} + compute {row['compute_ms']:8.1f} ms "
+          "(median) | "
           f"data {100 * row['data_fraction']:.1f}% of step time "
           f"({'meets' if row['data_fraction'] < 0.1 else 'misses'} the 10% target)", flush=True)
 

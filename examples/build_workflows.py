@@ -90,8 +90,8 @@ WORKFLOWS = [
             Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": False, "scale": 1.0, "rotate": 0.0,
                                         "translate_x": 0.0, "translate_y": 0.0, "limb": "left_arm",
                                         "limb_angle": -110.0, "keypoint": "none", "keypoint_action": "set",
-                                        "keypoint_x": 0.5, "keypoint_y": 0.5, "person": -1, "edited_pose": "", "coordinates": "auto",
-                                        "image": link(1)}),
+                                        "keypoint_x": 0.5, "keypoint_y": 0.5, "person": -1, "edited_pose": "",
+                                        "coordinates": "auto", "image": link(1)}),
             Node(4, "RPTGAN_CheckpointLoader", {"checkpoint": DEMO_CHECKPOINT, "device": "auto", "precision": "auto"}),
             Node(5, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "source frame",
@@ -131,8 +131,8 @@ WORKFLOWS = [
         "RPT-GAN fine-tuned on one person: Load Video Frames cuts the man out of a short clip (AI-generated, from "
         "ComfyUI's template media), Fine-tune teaches him to the demo checkpoint in about a minute on a CPU and "
         "saves it to models/rptgan, and Pose Transfer moves him through the poses of another AI-generated clip (a "
-        "knitted figure waving its arms). Put a clip of your own person in Load Video Frames; Cancel during training keeps what was "
-        "learned.",
+        "knitted figure waving its arms). Put a clip of your own person in Load Video Frames; Cancel during "
+        "training keeps what was learned.",
         [
             Node(1, "RPTGAN_LoadVideoFrames", {"video": "rptgan_ai_clip_waving_man.webp", "every": 1, "max_frames": 90,
                                                "person_crop": "mediapipe", "aspect": "synthetic (96x128)",
@@ -161,8 +161,9 @@ WORKFLOWS = [
     Workflow(
         "rptgan_photo_to_pose",
         "RPT-GAN on your own photo: Load Person Image finds the person (MediaPipe BlazePose, offline after the "
-        "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads their pose; Edit Pose mirrors it; "
-        "the result is pasted back into the photo. Replace the example image with a photo of one person.",
+        "pack's install.py; OpenPose is selectable too) and crops them at the model's shape; Estimate Pose reads "
+        "their pose; Edit Pose mirrors it; the result is pasted back into the photo. Replace the example image "
+        "with a photo of one person.",
         [
             Node(1, "RPTGAN_LoadPersonImage", {"image": PERSON, "person_crop": "mediapipe",
                                                "aspect": "synthetic (96x128)", "margin": 0.15,
@@ -172,7 +173,8 @@ WORKFLOWS = [
             Node(3, "RPTGAN_EditPose", {"pose": link(2), "mirror": True, "scale": 1.0, "rotate": 0.0,
                                         "translate_x": 0.0, "translate_y": 0.0, "limb": "none", "limb_angle": 0.0,
                                         "keypoint": "none", "keypoint_action": "set", "keypoint_x": 0.5,
-                                        "keypoint_y": 0.5, "person": -1, "edited_pose": "", "coordinates": "auto", "image": link(1)}),
+                                        "keypoint_y": 0.5, "person": -1, "edited_pose": "", "coordinates": "auto",
+                                        "image": link(1)}),
             Node(4, "RPTGAN_PoseTransfer", {"image": link(1), "pose": link(3), "checkpoint": DEMO_CHECKPOINT,
                                             "device": "auto", "precision": "auto", "output": "source frame",
                                             "batch_size": 8, "coordinates": "auto",

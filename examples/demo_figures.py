@@ -68,7 +68,8 @@ def held_out_pairs(pipeline: PoseTransferPipeline, rows: int) -> Image.Image:
     from evaluate import synthetic_test_pairs
 
     pairs, limit = synthetic_test_pairs()
-    return pairs_grid(pipeline, pairs, limit, rows, f"held-out pairs, {SYNTHETIC_LABEL.split(' (')[0]} (synthetic data)")
+    caption = f"held-out pairs, {SYNTHETIC_LABEL.split(' (')[0]} (synthetic data)"
+    return pairs_grid(pipeline, pairs, limit, rows, caption)
 
 
 def pairs_grid(pipeline: PoseTransferPipeline, pairs, limit: int, rows: int, caption: str) -> Image.Image:

@@ -239,7 +239,8 @@ def execute(prompt: Mapping[str, dict], output_dir: str, classes: Mapping[str, t
         try:
             returned = getattr(cls(), cls.FUNCTION)(**arguments)
         except Exception as error:
-            raise WorkflowError(f"node {node_id} ({node['class_type']}) failed: {type(error).__name__}: {error}") from error
+            raise WorkflowError(f"node {node_id} ({node['class_type']}) failed: "
+                                f"{type(error).__name__}: {error}") from error
         if isinstance(returned, dict):
             if "ui" in returned:
                 uis[node_id] = returned["ui"]

@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             if code:
                 print(f"error: {name} did not run (exit status {code})", file=sys.stderr)
                 return code
-            saved = sorted(os.path.join(root, f) for root, _, files in os.walk(out) for f in files if f.endswith(".png"))
+            saved = sorted(os.path.join(root, f) for root, _, files in os.walk(out)
+                           for f in files if f.endswith(".png"))
             target = os.path.join(WORKFLOWS, f"{name}.jpg")
             contact_sheet(saved).save(target, quality=88)
             print(f"wrote {target}")

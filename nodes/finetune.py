@@ -39,7 +39,8 @@ class FineTune:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("RPTGAN_MODEL", "STRING")
     RETURN_NAMES = ("model", "info")
-    OUTPUT_TOOLTIPS = ("the fine-tuned generator, for Pose Transfer's model input", "what was trained and where it was saved")
+    OUTPUT_TOOLTIPS = ("the fine-tuned generator, for Pose Transfer's model input",
+                       "what was trained and where it was saved")
     OUTPUT_NODE = True
     FUNCTION = "train"
 
@@ -58,7 +59,8 @@ class FineTune:
                                        "tooltip": "file name start in models/rptgan (a number is added)"}),
             },
             "optional": {
-                "poses": ("POSE_KEYPOINT", {"tooltip": "each frame's pose; estimated on the frames when not connected"}),
+                "poses": ("POSE_KEYPOINT", {
+                    "tooltip": "each frame's pose; estimated on the frames when not connected"}),
                 "coordinates": COORDINATES_INPUT,
             },
         }

@@ -85,7 +85,8 @@ class LoadPersonImage:
                 "image": (comfy_compat.list_input_files(comfy_compat.IMAGE_EXTENSIONS), {
                     "image_upload": True, "tooltip": "a photo of one person in ComfyUI's input folder"}),
                 "person_crop": ([NO_CROP] + estimators.backend_choices(), {
-                    "default": NO_CROP, "tooltip": "pose estimator that finds the person to crop to; off keeps the whole photo"}),
+                    "default": NO_CROP,
+                    "tooltip": "pose estimator that finds the person to crop to; off keeps the whole photo"}),
                 "aspect": (aspect_choices(), {
                     "default": SOURCE_ASPECT, "tooltip": "shape of the output: a model's canvas, or the photo's own"}),
                 "margin": ("FLOAT", {"default": 0.15, "min": 0.0, "max": 2.0, "step": 0.01,
@@ -111,7 +112,8 @@ class LoadPersonImage:
         except ImageLoadError as error:
             raise NodeInputError(f"image: {error}") from None
         if transparency not in TRANSPARENT_FILLS:
-            raise NodeInputError(f"transparency: unknown choice {transparency!r}; choose one of {list(TRANSPARENT_FILLS)}")
+            raise NodeInputError(f"transparency: unknown choice {transparency!r}; "
+                                 f"choose one of {list(TRANSPARENT_FILLS)}")
         fill_colour = TRANSPARENT_FILLS[transparency]
         rgb = loaded.rgb if fill_colour is None else loaded.composited(fill_colour)
         frame = image_to_chw(torch.from_numpy(np.ascontiguousarray(rgb))[None])

@@ -15,7 +15,14 @@ from rptgan_core.pose import KEYPOINT_NAMES, Pose, draw_skeleton, resize_image
 
 from . import comfy_compat, estimators
 from .convert import (
-    COORDINATES_INPUT, NodeInputError, check_image, image_to_chw, image_to_uint8, keypoints_json, poses_from_keypoints, poses_to_keypoints,
+    COORDINATES_INPUT,
+    NodeInputError,
+    check_image,
+    image_to_chw,
+    image_to_uint8,
+    keypoints_json,
+    poses_from_keypoints,
+    poses_to_keypoints,
     require_people,
 )
 from .loaders import CATEGORY
@@ -125,7 +132,8 @@ class EditPose:
                 "limb": ([NO_LIMB, *pose_edit.LIMB_JOINTS], {"default": NO_LIMB,
                                                              "tooltip": "the limb to rotate about its joint"}),
                 "limb_angle": ("FLOAT", dict(angle, tooltip="degrees clockwise about the limb's joint")),
-                "keypoint": ([NO_KEYPOINT, *KEYPOINT_NAMES], {"default": NO_KEYPOINT, "tooltip": "one keypoint to set or clear"}),
+                "keypoint": ([NO_KEYPOINT, *KEYPOINT_NAMES], {"default": NO_KEYPOINT,
+                                                              "tooltip": "one keypoint to set or clear"}),
                 "keypoint_action": (["set", "clear"], {"default": "set",
                                                       "tooltip": "move the keypoint to x, y, or make it missing"}),
                 "keypoint_x": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.001,
@@ -170,7 +178,8 @@ class EditPose:
         people = None if person == ALL_PEOPLE else [person]
         for index, frame in enumerate(poses):
             if people is not None and frame.num_people and person >= frame.num_people:
-                raise NodeInputError(f"person: frame {index} has {frame.num_people} people; person {person} does not exist")
+                raise NodeInputError(f"person: frame {index} has {frame.num_people} people; "
+                                     f"person {person} does not exist")
 
         source = None
         if retarget_to is not None:

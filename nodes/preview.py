@@ -40,7 +40,8 @@ def _image_path(reference: Any) -> str:
     if not isinstance(reference, dict):
         raise NodeInputError("image: expected {filename, subfolder, type} of the source image; connect an image to "
                              "Edit Pose and run the workflow once")
-    filename, subfolder, folder = reference.get("filename"), reference.get("subfolder") or "", reference.get("type", "temp")
+    filename, subfolder = reference.get("filename"), reference.get("subfolder") or ""
+    folder = reference.get("type", "temp")
     if not isinstance(filename, str) or not isinstance(subfolder, str) or folder not in IMAGE_FOLDERS:
         raise NodeInputError(f"image: filename and subfolder must be text and type one of {list(IMAGE_FOLDERS)}")
     name = f"{subfolder}/{filename}" if subfolder else filename

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rptgan_core import pose_library
 from rptgan_core.keyframes import EASINGS, interpolate_keyframes
-from rptgan_core.pose import PoseError
 from rptgan_core.limits import MAX_POSE_FRAMES
+from rptgan_core.pose import PoseError
 from rptgan_core.pose_library import PoseLibraryError
 
 from . import comfy_compat
@@ -40,7 +40,8 @@ class PoseLibrary:
     @classmethod
     def INPUT_TYPES(cls):
         names = pose_library.pose_names(comfy_compat.pose_library_directory())
-        return {"required": {"name": (names, {"default": "standing", "tooltip": "built-in poses first, then saved ones"})}}
+        return {"required": {"name": (names, {"default": "standing",
+                                              "tooltip": "built-in poses first, then saved ones"})}}
 
     @classmethod
     def VALIDATE_INPUTS(cls, name):
@@ -55,7 +56,8 @@ class PoseLibrary:
         if name in pose_library.BUILTIN_NAMES:
             return name
         try:
-            return comfy_compat.file_fingerprint(pose_library.saved_pose_path(name, comfy_compat.pose_library_directory()))
+            path = pose_library.saved_pose_path(name, comfy_compat.pose_library_directory())
+            return comfy_compat.file_fingerprint(path)
         except (PoseLibraryError, OSError):
             return float("nan")
 
@@ -116,14 +118,15 @@ class PoseKeyframes:
 
     @classmethod
     def INPUT_TYPES(cls):
-        more = {name: ("POSE_KEYPOINT", {"tooltip": "more keyframes, after the ones before"}) for name in _EXTRA_KEYFRAMES}
+        more = {name: ("POSE_KEYPOINT", {"tooltip": "more keyframes, after the ones before"})
+                for name in _EXTRA_KEYFRAMES}
         return {
             "required": {
                 "keyframes": ("POSE_KEYPOINT", {"tooltip": "the first keyframe(s): each frame is one"}),
                 "frames": ("INT", {"default": 24, "min": 2, "max": MAX_POSE_FRAMES,
                                    "tooltip": "length of the sequence, keyframes included"}),
-                "easing": (list(EASINGS), {"default": "ease in-out",
-                                                     "tooltip": "how motion speeds up and slows down between keyframes"}),
+                "easing": (list(EASINGS), {
+                    "default": "ease in-out", "tooltip": "how motion speeds up and slows down between keyframes"}),
                 "loop": ("BOOLEAN", {"default": False, "tooltip": "end moving back towards the first keyframe, "
                                                                   "so the sequence repeats seamlessly"}),
             },

@@ -12,8 +12,7 @@ import torch
 from rptgan_core.framing import paste_into_frame
 from rptgan_core.pose import resize_image
 
-from . import comfy_compat
-from . import estimators
+from . import comfy_compat, estimators
 from .convert import (
     COORDINATES_INPUT,
     NodeInputError,
@@ -30,8 +29,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 OUTPUTS = ("model size", "pose canvas", "source frame")
 DEVICE_OPTIONS = {"default": "auto", "tooltip": "auto: the device ComfyUI uses"}
-PRECISION_OPTIONS = {"default": "auto", "tooltip": "auto: bfloat16 on a CPU or GPU that computes it natively (several times faster), "
-                     "float16 on other GPUs, float32 elsewhere; float32 for exact results"}
+PRECISION_OPTIONS = {"default": "auto",
+                     "tooltip": "auto: bfloat16 on a CPU or GPU that computes it natively (several times faster), "
+                                "float16 on other GPUs, float32 elsewhere; float32 for exact results"}
 USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
 # The pasted result fades into the photo over this share of the crop's shorter side.
@@ -109,7 +109,8 @@ class CheckpointLoader:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("RPTGAN_MODEL", "STRING")
     RETURN_NAMES = ("model", "info")
-    OUTPUT_TOOLTIPS = ("the loaded generator, for one or more Pose Transfer nodes", "what the checkpoint was trained on")
+    OUTPUT_TOOLTIPS = ("the loaded generator, for one or more Pose Transfer nodes",
+                       "what the checkpoint was trained on")
     FUNCTION = "load"
 
     @classmethod
@@ -151,8 +152,10 @@ class PoseTransfer:
                 "checkpoint": _checkpoint_combo(checkpoint_choices(), "ignored when the model input is connected"),
                 "device": (list(DEVICES), DEVICE_OPTIONS),
                 "precision": (list(PRECISIONS), PRECISION_OPTIONS),
-                "output": (list(OUTPUTS), {"default": "model size", "tooltip": "the model's canvas, the pose's canvas, "
-                                           "or the source photo (pasted back at the crop with Load Person Image's crop)"}),
+                "output": (list(OUTPUTS), {
+                    "default": "model size",
+                    "tooltip": "the model's canvas, the pose's canvas, or the source photo (pasted back at the crop "
+                               "with Load Person Image's crop)"}),
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "images per forward pass"}),
             },
             "optional": {
@@ -189,7 +192,8 @@ class PoseTransfer:
             raise NodeInputError(f"crop: expected the crop output of Load Person Image, got {type(crop).__name__}")
         pipeline = model if model is not None else load_pipeline(checkpoint, device, precision)
         if not callable(pipeline) or not hasattr(pipeline, "config"):
-            raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, got {type(pipeline).__name__}")
+            raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, "
+                                 f"got {type(pipeline).__name__}")
 
         source_poses = self._source_poses(pipeline, image, source_pose, coordinates)
         comfy_compat.check_interrupt()

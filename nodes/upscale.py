@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 import threading
 
-from rptgan_core.upscale import (RESAMPLING_METHODS, UpscaleModelError, check_output_size, load_upscale_model,
-                                 resample, tile_count, upscale_with_model)
+from rptgan_core.upscale import (
+    RESAMPLING_METHODS,
+    UpscaleModelError,
+    check_output_size,
+    load_upscale_model,
+    resample,
+    tile_count,
+    upscale_with_model,
+)
 
 from . import comfy_compat
 from .convert import NodeInputError, check_image, chw_to_image, image_to_chw
@@ -75,7 +82,8 @@ class Upscale:
                 "image": ("IMAGE", {"tooltip": "the images to enlarge"}),
                 "method": (list(RESAMPLING_METHODS), {"default": "lanczos",
                                                       "tooltip": "resampling, and the final step after a model"}),
-                "scale": ("FLOAT", {"default": 2.0, "min": 0.05, "max": 16.0, "step": 0.05, "tooltip": "output size / input size"}),
+                "scale": ("FLOAT", {"default": 2.0, "min": 0.05, "max": 16.0, "step": 0.05,
+                                    "tooltip": "output size / input size"}),
                 "upscale_model": ([NO_MODEL] + comfy_compat.model_files(comfy_compat.UPSCALE_FOLDER),
                                   {"default": NO_MODEL, "tooltip": "a model from models/upscale_models, or none"}),
                 "tile": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 32,

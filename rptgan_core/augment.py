@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
@@ -172,7 +173,8 @@ def grid_distortion(image: torch.Tensor, settings: GridDistortion, generator: to
     return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
 
 
-def augment_input(image: torch.Tensor, config: AugmentConfig, generator: torch.Generator, fill: float = 0.0) -> torch.Tensor:
+def augment_input(image: torch.Tensor, config: AugmentConfig, generator: torch.Generator,
+                  fill: float = 0.0) -> torch.Tensor:
     """Apply the five input-only augmentations to a (3, H, W) source image in [0, 1].
 
     Order: resize+pad, crop + upscale, grid distortion, colour jitter, erasing

@@ -174,7 +174,8 @@ def _header_from(handle: BinaryIO, path: str, size: int) -> tuple[dict[str, Any]
     raw = handle.read(header_length)
     if len(raw) < header_length:
         raise CheckpointError(f"{path} is truncated: its header needs {header_length} bytes, the file has {size - 8}")
-    header = parse_json(raw, f"{path} is not a safetensors file: its header", CheckpointError, MAX_CHECKPOINT_HEADER_BYTES)
+    header = parse_json(raw, f"{path} is not a safetensors file: its header", CheckpointError,
+                        MAX_CHECKPOINT_HEADER_BYTES)
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (header is not a JSON object)")
     data_end = 0
@@ -225,7 +226,8 @@ def _info_from_header(path: str, header: dict[str, Any]) -> CheckpointInfo:
         )
     if metadata.get("keypoint_format") != KEYPOINT_FORMAT:
         raise CheckpointError(
-            f"{path}: keypoint format {metadata.get('keypoint_format')!r} is not supported (expected {KEYPOINT_FORMAT!r})"
+            f"{path}: keypoint format {metadata.get('keypoint_format')!r} is not supported "
+            f"(expected {KEYPOINT_FORMAT!r})"
         )
     try:
         config = ModelConfig.from_json(metadata.get("config", ""))

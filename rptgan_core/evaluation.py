@@ -105,7 +105,8 @@ class ScoredBatch:
     variants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def part_labels(record: PairRecord, source_keypoints: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def part_labels(record: PairRecord, source_keypoints: np.ndarray,
+                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(source, target) part labels at the target's ``size`` (h, w) for one pair; ``source_keypoints``
     are already in the target's pixels."""
     source, target = read_part_labels(record.source), read_part_labels(record.target)
@@ -222,7 +223,8 @@ def summarise(collected: dict[str, list[np.ndarray]]) -> dict[str, float]:
              else float("nan") for name, values in collected.items()}
     result = {name: value for name, value in means.items() if "_blur_" not in name}
     for metric, higher_is_better in _METRICS.items():
-        blurs = {sigma: means[f"{metric}_blur_{sigma:g}"] for sigma in BLUR_SIGMAS if f"{metric}_blur_{sigma:g}" in means}
+        blurs = {sigma: means[f"{metric}_blur_{sigma:g}"] for sigma in BLUR_SIGMAS
+                 if f"{metric}_blur_{sigma:g}" in means}
         finite = {sigma: value for sigma, value in blurs.items() if np.isfinite(value)}
         if finite:
             best = (max if higher_is_better else min)(finite, key=finite.get)

@@ -157,7 +157,8 @@ def paste_into_frame(frames: torch.Tensor, patches: torch.Tensor, box: CropBox, 
     outside the frame are dropped.
     """
     if frames.dim() != 4 or patches.dim() != 4:
-        raise ValueError(f"frames and patches must be (B, C, H, W), got {tuple(frames.shape)} and {tuple(patches.shape)}")
+        raise ValueError(f"frames and patches must be (B, C, H, W), "
+                         f"got {tuple(frames.shape)} and {tuple(patches.shape)}")
     if frames.shape[1] != patches.shape[1]:
         raise ValueError(f"frames have {frames.shape[1]} channels, patches {patches.shape[1]}")
     if len(frames) not in (1, len(patches)):

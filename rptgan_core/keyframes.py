@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .pose import Pose, PoseError
 from .limits import MAX_POSE_FRAMES
+from .pose import Pose, PoseError
 from .pose_edit import BONES
 
 EASINGS = ("linear", "ease in-out", "ease in", "ease out")

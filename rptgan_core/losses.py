@@ -106,7 +106,8 @@ def generator_loss(generated: torch.Tensor, target: torch.Tensor, fake_logits: t
     """Total generator loss and its named parts (floats, for logging)."""
     parts: dict[str, torch.Tensor] = {"g_mse": F.mse_loss(generated.float(), target.float())}
     total = config.mse * parts["g_mse"]
-    parts["g_adv"] = F.binary_cross_entropy_with_logits(fake_logits.float(), torch.ones_like(fake_logits, dtype=torch.float32))
+    parts["g_adv"] = F.binary_cross_entropy_with_logits(fake_logits.float(),
+                                                        torch.ones_like(fake_logits, dtype=torch.float32))
     total = total + config.adversarial * parts["g_adv"]
     identity_ce = _identity_ce(fake_identity_logits, identity)
     if identity_ce is not None and config.identity > 0:

@@ -155,7 +155,8 @@ def builtin_pose(name: str) -> Pose:
         raise PoseLibraryError(f"no built-in pose named {name!r}; built-in poses: {', '.join(BUILTIN_NAMES)}")
     _, width, height = LIBRARY_CANVAS
     keypoints = _draw(BUILTIN_ANGLES[name], width, height)
-    inside = (keypoints[:, 0] >= 0) & (keypoints[:, 0] <= width - 1) & (keypoints[:, 1] >= 0) & (keypoints[:, 1] <= height - 1)
+    inside = ((keypoints[:, 0] >= 0) & (keypoints[:, 0] <= width - 1)
+              & (keypoints[:, 1] >= 0) & (keypoints[:, 1] <= height - 1))
     if not inside[keypoints[:, 2] > 0].all():
         raise AssertionError(f"built-in pose {name!r} leaves its canvas")  # a library bug, caught by the tests
     return Pose(keypoints, width, height)

@@ -206,13 +206,15 @@ def _build_figure(person: Identity, angles: dict[str, float]) -> _Figure:
         shoulder = neck + [side * person.shoulder_half, 0.015, 0.0]
         upper = _limb_direction(angles[f"{name}_arm_out"], angles[f"{name}_arm_forward"], side)
         elbow = shoulder + person.upper_arm * upper
-        lower = _limb_direction(angles[f"{name}_arm_out"] + 0.5 * angles[f"{name}_elbow"] * (angles[f"{name}_elbow"] < 0),
-                                angles[f"{name}_arm_forward"] + abs(angles[f"{name}_elbow"]), side)
+        bend = angles[f"{name}_elbow"]
+        lower = _limb_direction(angles[f"{name}_arm_out"] + 0.5 * bend * (bend < 0),
+                                angles[f"{name}_arm_forward"] + abs(bend), side)
         wrist = elbow + person.forearm * lower
         hip = neck + [side * person.hip_half, person.torso, 0.0]
         thigh = _limb_direction(angles[f"{name}_leg_out"], angles[f"{name}_leg_forward"], side)
         knee = hip + person.thigh * thigh
-        shin = _limb_direction(angles[f"{name}_leg_out"] * 0.5, angles[f"{name}_leg_forward"] - angles[f"{name}_knee"], side)
+        shin = _limb_direction(angles[f"{name}_leg_out"] * 0.5,
+                               angles[f"{name}_leg_forward"] - angles[f"{name}_knee"], side)
         ankle = knee + person.shin * shin
         toe = ankle + 0.05 * _limb_direction(0.0, math.pi / 2 - 0.2, side)
         points.update({f"{name}_shoulder": shoulder, f"{name}_elbow": elbow, f"{name}_wrist": wrist,
@@ -239,7 +241,8 @@ def _build_figure(person: Identity, angles: dict[str, float]) -> _Figure:
 # drawing ---------------------------------------------------------------------
 
 
-def _pattern_image(size: tuple[int, int], base, accent, pattern: str, period: float, anchor: tuple[float, float]) -> Image.Image:
+def _pattern_image(size: tuple[int, int], base, accent, pattern: str, period: float,
+                   anchor: tuple[float, float]) -> Image.Image:
     """A full-canvas texture a garment is cut from: stripes or dots every ``period`` pixels,
     one row of them through ``anchor`` (x, y), so the pattern moves with the body."""
     image = Image.new("RGB", size, base)
@@ -424,8 +427,8 @@ def render_person(person: Identity, angles: dict[str, float], height: int = 128,
 
         def hair_cap(draw: ImageDraw.ImageDraw, grow: float) -> None:
             x, y = head
-            draw.chord((x - 0.95 * r - grow + back, y - 1.08 * r - grow, x + 0.95 * r + grow + back, y + 0.5 * r + grow),
-                       180, 360, fill=255)
+            draw.chord((x - 0.95 * r - grow + back, y - 1.08 * r - grow,
+                        x + 0.95 * r + grow + back, y + 0.5 * r + grow), 180, 360, fill=255)
 
         painter.shape(head_depth + 0.001, hair_cap, person.hair_colour, "head")
     painter.finish()

@@ -151,7 +151,8 @@ class TrainConfig:
             (self.keep_states >= 1, "keep_states must be at least 1"),
             ("num_identities" not in self.model_overrides,
              "model_overrides.num_identities is set from the training data; leave it out"),
-            (self.checkpoint_dtype in ("float32", "float16", "bfloat16"), "checkpoint_dtype must be float32, float16 or bfloat16"),
+            (self.checkpoint_dtype in ("float32", "float16", "bfloat16"),
+             "checkpoint_dtype must be float32, float16 or bfloat16"),
         ]
         for ok, message in checks:
             if not ok:

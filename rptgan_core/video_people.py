@@ -82,7 +82,8 @@ def video_info(path: str | os.PathLike) -> dict[str, float]:
         capture.release()
 
 
-def read_video(path: str | os.PathLike, every: int = 1, max_frames: int = MAX_VIDEO_FRAMES) -> Iterator[tuple[int, np.ndarray]]:
+def read_video(path: str | os.PathLike, every: int = 1,
+               max_frames: int = MAX_VIDEO_FRAMES) -> Iterator[tuple[int, np.ndarray]]:
     """(frame index, (H, W, 3) uint8 RGB) for every ``every``-th frame, at most ``max_frames``.
 
     Raises VideoError when the file cannot be opened or decodes to no frame at all, or a
@@ -270,7 +271,8 @@ def _rejoin(tracks: list[Track], frames: int, distance: float, similarity: float
                 continue
             end = earlier.boxes[earlier.last]
             height = max(end[3], start[3])
-            centre_gap = np.hypot(start[0] + start[2] / 2 - end[0] - end[2] / 2, start[1] + start[3] / 2 - end[1] - end[3] / 2)
+            centre_gap = np.hypot(start[0] + start[2] / 2 - end[0] - end[2] / 2,
+                                  start[1] + start[3] / 2 - end[1] - end[3] / 2)
             score = float(np.minimum(earlier.colour, track.colour).sum())
             if centre_gap <= distance * height and score >= best_score:
                 best, best_score = earlier, score
@@ -309,9 +311,9 @@ def _side_sign(pose: Pose) -> float | None:
     points = pose.keypoints[0]
     signs = []
     for right, left in (("right_shoulder", "left_shoulder"), ("right_hip", "left_hip")):
-        r, l = points[KEYPOINT_INDEX[right]], points[KEYPOINT_INDEX[left]]
-        if r[2] > 0 and l[2] > 0 and abs(l[0] - r[0]) > 1:
-            signs.append(np.sign(l[0] - r[0]))
+        on_right, on_left = points[KEYPOINT_INDEX[right]], points[KEYPOINT_INDEX[left]]
+        if on_right[2] > 0 and on_left[2] > 0 and abs(on_left[0] - on_right[0]) > 1:
+            signs.append(np.sign(on_left[0] - on_right[0]))
     return float(signs[0]) if signs and all(s == signs[0] for s in signs) else None
 
 

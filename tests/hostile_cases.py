@@ -134,7 +134,8 @@ def _raw_safetensors(folder: Path, name: str, header: bytes, length: int | None 
 def config_nested_ten_thousand_deep(folder):
     metadata = {"format": "rptgan", "format_version": "1", "keypoint_format": "openpose18",
                 "config": "[" * 10000 + "]" * 10000}
-    return _load_checkpoint(_raw_safetensors(folder, "nested.safetensors", json.dumps({"__metadata__": metadata}).encode()))
+    return _load_checkpoint(_raw_safetensors(folder, "nested.safetensors",
+                                             json.dumps({"__metadata__": metadata}).encode()))
 
 
 @case("checkpoints", "CheckpointError", "no valid header")
@@ -289,7 +290,8 @@ def _patn(folder: Path, annotation_rows: list[str], pairs_rows: list[str] | None
     for name in ("a.jpg", "b.jpg"):
         Image.new("RGB", (48, 64), (120, 90, 60)).save(root / "test" / name)
     (root / "x-annotation-test.csv").write_text("name:keypoints_y:keypoints_x\n" + "".join(annotation_rows))
-    (root / "x-pairs-test.csv").write_text("from,to\n" + "".join(pairs_rows if pairs_rows is not None else ["a.jpg,b.jpg\n"]))
+    (root / "x-pairs-test.csv").write_text("from,to\n"
+                                           + "".join(pairs_rows if pairs_rows is not None else ["a.jpg,b.jpg\n"]))
     return root
 
 
@@ -341,7 +343,8 @@ def _png_header(width: int, height: int, bit_depth: int, colour_type: int) -> by
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+            + chunk(b"IEND", b""))
 
 
 def _load_image(path: Path):

@@ -47,9 +47,10 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.checkpoint import load_generator  # noqa: E402
 from rptgan_core.data import DatasetError, PairList, read_generic_folder, read_patn_split  # noqa: E402
+from rptgan_core.errors import run_command  # noqa: E402
+from rptgan_core.estimation import create_estimator  # noqa: E402
 from rptgan_core.evaluation import (  # noqa: E402
     CORRUPTIONS,
     format_scores,
@@ -61,7 +62,6 @@ from rptgan_core.evaluation import (  # noqa: E402
 )
 from rptgan_core.inference import resolve_device  # noqa: E402
 from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
-from rptgan_core.estimation import create_estimator  # noqa: E402
 from rptgan_core.pose import Letterbox  # noqa: E402
 from rptgan_core.pose_metrics import pckh  # noqa: E402
 from rptgan_core.protocols import (  # noqa: E402
@@ -115,7 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _fit(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return image if tuple(image.shape[-2:]) == size else Letterbox.fit(tuple(image.shape[-2:]), size).apply_image(image, 1.0)
+    if tuple(image.shape[-2:]) == size:
+        return image
+    return Letterbox.fit(tuple(image.shape[-2:]), size).apply_image(image, 1.0)
 
 
 def folder_batches(folder: str, pairs: PairList, limit: int | None, batch_size: int, protocol: str = "plain"):
@@ -224,7 +226,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
                 raise SystemExit("--protocol gfla computes FID against the training images: it needs --data with "
                                  "--layout patn")
             training = os.path.join(args.data, "train")
-            scores["fid"] = inception.fid(generated, inception.statistics(image_folder_batches(training, args.batch_size)))
+            reference = inception.statistics(image_folder_batches(training, args.batch_size))
+            scores["fid"] = inception.fid(generated, reference)
         else:
             scores["fid"] = inception.fid(generated, target)
     except MetricWeightsError as error:

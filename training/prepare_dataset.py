@@ -34,10 +34,13 @@ from PIL import Image  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from rptgan_core.errors import run_command  # noqa: E402
-from rptgan_core.imageio import IMAGE_EXTENSIONS  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.framing import crop_to_box, person_box  # noqa: E402
-from rptgan_core.imageio import ImageLoadError, load_image  # noqa: E402
+from rptgan_core.imageio import (  # noqa: E402
+    IMAGE_EXTENSIONS,  # noqa: E402
+    ImageLoadError,
+    load_image,
+)
 from rptgan_core.pose import Pose, pose_to_openpose_frame, resize_image, write_patn_annotations  # noqa: E402
 
 PREFIX = "prepared"

@@ -38,8 +38,8 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.data import DatasetError, read_pairs_csv  # noqa: E402
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.imageio import ImageLoadError, load_image  # noqa: E402
 from rptgan_core.pose import PoseError, read_patn_annotations  # noqa: E402
 
@@ -136,7 +136,8 @@ def prepare(inshop: str, patn: str, output: str) -> dict[str, dict[str, int]]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inshop", required=True, help="the In-shop img/ folder (256x256 images)")
-    parser.add_argument("--patn", required=True, help="folder with train.lst, test.lst and PATN's four fasion-resize CSVs")
+    parser.add_argument("--patn", required=True,
+                        help="folder with train.lst, test.lst and PATN's four fasion-resize CSVs")
     parser.add_argument("--output", required=True, help="where to write the PATN layout")
     return parser.parse_args(argv)
 
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     for split, count in counts.items():
         note = "" if count["pairs"] == PATN_PAIRS[split] else f" (PATN's {split} set has {PATN_PAIRS[split]:,})"
         print(f"{split}: {count['images']} images, {count['pairs']} pairs{note}")
-    print(f"wrote {args.output}; train with: accelerate launch training/train.py --preset deepfashion --data {args.output}")
+    print(f"wrote {args.output}; train with: "
+          f"accelerate launch training/train.py --preset deepfashion --data {args.output}")
 
 
 if __name__ == "__main__":

@@ -40,17 +40,25 @@ for path in (REPO, HERE):
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
+from prepare_dataset import PREFIX, parse_size, save_sample, split_identities, write_patn_split  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from prepare_dataset import PREFIX, parse_size, save_sample, split_identities, write_patn_split  # noqa: E402
 from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.files import sha256_file  # noqa: E402
 from rptgan_core.framing import CropBox  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.video_people import (  # noqa: E402
-    MAX_VIDEO_FRAMES, CropCheck, StaticCameraDetector, VideoError, check_crop, colour_signature, keypoint_shift,
-    read_video, side_flips, track_boxes,
+    MAX_VIDEO_FRAMES,
+    CropCheck,
+    StaticCameraDetector,
+    VideoError,
+    check_crop,
+    colour_signature,
+    keypoint_shift,
+    read_video,
+    side_flips,
+    track_boxes,
 )
 
 ESTIMATE_HEIGHT = 256  # crops are enlarged to this height for the pose estimator
@@ -79,13 +87,15 @@ class Report:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", metavar="VIDEO ... OUT", help="video files, then the dataset folder to write")
+    parser.add_argument("paths", nargs="+", metavar="VIDEO ... OUT",
+                        help="video files, then the dataset folder to write")
     parser.add_argument("--one-person", action="store_true", help="each video shows one person (any camera)")
     parser.add_argument("--size", default="128x64", help="HEIGHTxWIDTH of the crops (default 128x64, Market's)")
     parser.add_argument("--estimator", default="mediapipe", help="pose estimator backend (mediapipe, openpose)")
     parser.add_argument("--model-dir", help="model folder for the estimator")
     parser.add_argument("--crop-every", type=int, default=5, help="crop every N-th frame of a track")
-    parser.add_argument("--max-frames", type=int, default=MAX_VIDEO_FRAMES, help="read at most this many frames a video")
+    parser.add_argument("--max-frames", type=int, default=MAX_VIDEO_FRAMES,
+                        help="read at most this many frames a video")
     parser.add_argument("--margin", type=float, default=0.12, help="space around the box, as a share of its height")
     parser.add_argument("--min-track", type=int, default=4, help="drop tracks with fewer kept crops")
     parser.add_argument("--min-pose-change", type=float, default=0.04,
@@ -120,7 +130,8 @@ def crop_box(box: tuple[int, int, int, int], aspect: float, margin: float) -> Cr
     else:
         height = width / aspect
     centre_x, centre_y = left + box[2] / 2, top + box[3] / 2
-    return CropBox(round(centre_x - width / 2), round(centre_y - height / 2), max(1, round(width)), max(1, round(height)))
+    return CropBox(round(centre_x - width / 2), round(centre_y - height / 2), max(1, round(width)),
+                   max(1, round(height)))
 
 
 def cut(frame: np.ndarray, box: CropBox, size: tuple[int, int]) -> np.ndarray:
@@ -140,7 +151,8 @@ def estimate(estimator, image: np.ndarray) -> Pose:
     return estimator.estimate(large).resized(width, height)
 
 
-def crops_of_tracks(path: str, stem: str, estimator, size: tuple[int, int], args, report: Report) -> dict[str, list[Crop]]:
+def crops_of_tracks(path: str, stem: str, estimator, size: tuple[int, int], args,
+                    report: Report) -> dict[str, list[Crop]]:
     """identity -> kept crops (time order) of a video of several people, from a fixed camera."""
     detector = StaticCameraDetector(min_height=CropCheck().min_height)
     detections, signatures, frames = {}, {}, {}
@@ -170,7 +182,8 @@ def crops_of_tracks(path: str, stem: str, estimator, size: tuple[int, int], args
                 window = crop_box(box, aspect, args.margin)
                 image = cut(frames[index], window, size)
                 pose = estimate(estimator, image)
-                in_frame = pose.resized(window.width, window.height).translated(window.left, window.top, 1 << 14, 1 << 14)
+                in_frame = pose.resized(window.width, window.height).translated(window.left, window.top,
+                                                                                1 << 14, 1 << 14)
                 reason = check_crop(box, others, in_frame, colour=colours[index], usual_colour=usual)
                 if reason:
                     report.drop(reason)
@@ -188,7 +201,8 @@ def crops_of_tracks(path: str, stem: str, estimator, size: tuple[int, int], args
     return kept
 
 
-def crops_of_one_person(path: str, stem: str, estimator, size: tuple[int, int], args, report: Report) -> dict[str, list[Crop]]:
+def crops_of_one_person(path: str, stem: str, estimator, size: tuple[int, int], args,
+                        report: Report) -> dict[str, list[Crop]]:
     """{stem: kept crops} of a clip of one person: the pose found on whole frames, the crop around it."""
     aspect = size[1] / size[0]
     crops, several = [], 0
@@ -276,7 +290,8 @@ def prepare(args: argparse.Namespace) -> dict:
             raise SystemExit(f"two videos are named {stem!r}; rename one")
         stems.add(stem)
         try:
-            found = (crops_of_one_person if args.one_person else crops_of_tracks)(path, stem, estimator, size, args, report)
+            crops_of = crops_of_one_person if args.one_person else crops_of_tracks
+            found = crops_of(path, stem, estimator, size, args, report)
         except VideoError as error:
             raise SystemExit(str(error)) from None
         report.videos[os.path.basename(path)] = {"sha256": sha256_file(path), "identities": len(found),
@@ -291,10 +306,12 @@ def prepare(args: argparse.Namespace) -> dict:
         cuts = {identity: round(len(tracks[identity]) * (1 - args.test_last)) for identity in identities}
         if any(not 2 <= cut <= len(tracks[identity]) - 2 for identity, cut in cuts.items()):
             raise SystemExit("--test-last leaves fewer than two frames on one side of a clip; use a longer clip")
-        parts = {"train": {i: tracks[i][:cuts[i]] for i in identities}, "test": {i: tracks[i][cuts[i]:] for i in identities}}
+        parts = {"train": {i: tracks[i][:cuts[i]] for i in identities},
+                 "test": {i: tracks[i][cuts[i]:] for i in identities}}
     else:
         test = split_identities(identities, args.test_fraction, args.seed) if len(identities) > 1 else set()
-        parts = {split: {i: tracks[i] for i in identities if (i in test) == (split == "test")} for split in ("train", "test")}
+        parts = {split: {i: tracks[i] for i in identities if (i in test) == (split == "test")}
+                 for split in ("train", "test")}
     counts = {}
     for split in ("train", "test"):
         chosen = parts[split]

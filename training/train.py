@@ -46,12 +46,12 @@ from PIL import Image, ImageDraw  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint  # noqa: E402
 from rptgan_core.config import ModelConfig, get_config  # noqa: E402
 from rptgan_core.data import EpochSampler, PairDataset, PairList, collate, read_generic_folder, read_patn_split  # noqa: E402
-from rptgan_core.inference import has_native_bf16  # noqa: E402
+from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.evaluation import CORRUPTIONS, evaluate_generator, format_scores, generate_pairs  # noqa: E402
+from rptgan_core.inference import has_native_bf16  # noqa: E402
 from rptgan_core.losses import LossConfig, body_l1, build_perceptual, discriminator_loss, generator_loss, warp_loss  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton, soft_body_mask  # noqa: E402
@@ -59,8 +59,8 @@ from rptgan_core.processing import generator_inputs, to_model_range  # noqa: E40
 from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, write_dataset  # noqa: E402
 from rptgan_core.train_config import (  # noqa: E402
     TrainConfig,
-    check_encoder_weights,
     apply_overrides,
+    check_encoder_weights,
     read_config_file,
     train_config_from_dict,
     without_augmentation,
@@ -211,7 +211,8 @@ def set_cpu_threads(accelerator: Accelerator, threads: int | None = None) -> Non
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
-    tracker = "tensorboard" if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX") else None
+    has_tensorboard = importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX")
+    tracker = "tensorboard" if has_tensorboard else None
     options: dict[str, Any] = {"gradient_accumulation_steps": config.gradient_accumulation,
                                "log_with": tracker, "project_dir": config.output_dir}
     if config.mixed_precision == "auto":
@@ -387,7 +388,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
     def write_samples() -> None:
         folder = os.path.join(output, "samples")
         os.makedirs(folder, exist_ok=True)
-        caption = f"{'SyntheticPeople (synthetic data)' if eval_pairs.synthetic else 'held-out pairs'}, step {progress['step']}"
+        scored_on = "SyntheticPeople (synthetic data)" if eval_pairs.synthetic else "held-out pairs"
+        caption = f"{scored_on}, step {progress['step']}"
         grid = sample_grid(plain_g, eval_pairs, fill, SAMPLE_ROWS, caption)
         grid.save(os.path.join(folder, f"step-{progress['step']:08d}.png"))
 
@@ -424,7 +426,8 @@ def train(config: TrainConfig, accelerator: Accelerator, fresh: bool = False) ->
                     total = timer["data"] + timer["compute"]
                     means.update({"lr": sched_g.get_last_lr()[0], "data_fraction": timer["data"] / max(total, 1e-9)})
                     log(means)
-                    bar.set_postfix({k: f"{means[k]:.3f}" for k in ("g_mse", "g_adv", "d_real", "d_fake") if k in means})
+                    bar.set_postfix({k: f"{means[k]:.3f}" for k in ("g_mse", "g_adv", "d_real", "d_fake")
+                                     if k in means})
                     running.clear()
                 if accelerator.is_main_process and config.eval_every and step % config.eval_every == 0:
                     scores = evaluate()

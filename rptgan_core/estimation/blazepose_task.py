@@ -98,7 +98,8 @@ def models_from_wheel(wheel: str | os.PathLike) -> tuple[bytes, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", required=True, help="a mediapipe 0.10.x wheel (pip download --no-deps mediapipe==0.10.21)")
+    parser.add_argument("--wheel", required=True,
+                        help="a mediapipe 0.10.x wheel (pip download --no-deps mediapipe==0.10.21)")
     parser.add_argument("--out", default=TASK_FILE)
     args = parser.parse_args(argv)
     print(build_task_file(*models_from_wheel(args.wheel), args.out))

@@ -53,7 +53,8 @@ def _pyramid(in_channels: int, widths: tuple[int, ...], norm: str) -> nn.ModuleL
     """One stride-2 conv stage (and a 3x3 conv) per width: features at 1/2, 1/4, 1/8."""
     stages, previous = [], in_channels
     for width in widths:
-        stages.append(nn.Sequential(conv_norm_relu(previous, width, norm, stride=2), conv_norm_relu(width, width, norm)))
+        stages.append(nn.Sequential(conv_norm_relu(previous, width, norm, stride=2),
+                                    conv_norm_relu(width, width, norm)))
         previous = width
     return nn.ModuleList(stages)
 

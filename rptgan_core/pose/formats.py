@@ -92,7 +92,8 @@ def _read_frame(frame: Mapping[str, Any], canvas_size: tuple[int, int] | None, w
     width, height = frame.get("canvas_width"), frame.get("canvas_height")
     if width is None or height is None:
         if canvas_size is None:
-            raise PoseError(f"{where}: no canvas_width/canvas_height; give the canvas size of the image the pose belongs to")
+            raise PoseError(f"{where}: no canvas_width/canvas_height; "
+                            "give the canvas size of the image the pose belongs to")
         width, height = canvas_size
     try:
         width, height = int(width), int(height)

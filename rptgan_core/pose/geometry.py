@@ -20,7 +20,8 @@ def _check(image: torch.Tensor, pose: Pose | None) -> None:
     if image.dim() < 3:
         raise ValueError(f"image must be (..., C, H, W), got shape {tuple(image.shape)}")
     if pose is not None and (pose.height, pose.width) != tuple(image.shape[-2:]):
-        raise ValueError(f"pose canvas {pose.width}x{pose.height} does not match image {image.shape[-1]}x{image.shape[-2]}")
+        raise ValueError(f"pose canvas {pose.width}x{pose.height} does not match "
+                         f"image {image.shape[-1]}x{image.shape[-2]}")
 
 
 def _batched(image: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
@@ -74,7 +75,8 @@ class Letterbox:
     def apply_pose(self, pose: Pose) -> Pose:
         sy = self.content[0] / self.source[0]
         sx = self.content[1] / self.source[1]
-        return pose.map_points(lambda p: (p + 0.5) * (sx, sy) - 0.5 + (self.left, self.top), self.canvas[1], self.canvas[0])
+        return pose.map_points(lambda p: (p + 0.5) * (sx, sy) - 0.5 + (self.left, self.top),
+                               self.canvas[1], self.canvas[0])
 
     def undo_image(self, image: torch.Tensor) -> torch.Tensor:
         """Cut the content out of a canvas-sized (..., C, H, W) and scale it back to the source size."""
@@ -84,7 +86,8 @@ class Letterbox:
     def undo_pose(self, pose: Pose) -> Pose:
         sy = self.source[0] / self.content[0]
         sx = self.source[1] / self.content[1]
-        return pose.map_points(lambda p: (p - (self.left, self.top) + 0.5) * (sx, sy) - 0.5, self.source[1], self.source[0])
+        return pose.map_points(lambda p: (p - (self.left, self.top) + 0.5) * (sx, sy) - 0.5,
+                               self.source[1], self.source[0])
 
 
 def letterbox(image: torch.Tensor, pose: Pose, height: int, width: int, fill: float = 0.0

@@ -175,7 +175,8 @@ class Pose:
             if present.any():
                 out[present, :2] = point_map(out[present, :2].astype(np.float64))
             if clip_to_canvas:
-                outside = (out[:, 0] < -0.5) | (out[:, 1] < -0.5) | (out[:, 0] > width - 0.5) | (out[:, 1] > height - 0.5)
+                outside = ((out[:, 0] < -0.5) | (out[:, 1] < -0.5)
+                           | (out[:, 0] > width - 0.5) | (out[:, 1] > height - 0.5))
                 out[outside] = 0.0
             return out
 

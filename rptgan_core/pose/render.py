@@ -144,7 +144,8 @@ def draw_skeleton(pose: Pose, canvas: np.ndarray | None = None, stick_width: int
     return np.asarray(image, dtype=np.uint8)
 
 
-def _limb_ellipse(start: np.ndarray, end: np.ndarray, half_width: float, segments: int = 24) -> list[tuple[float, float]]:
+def _limb_ellipse(start: np.ndarray, end: np.ndarray, half_width: float,
+                  segments: int = 24) -> list[tuple[float, float]]:
     centre = (start + end) / 2
     dx, dy = end - start
     half_length = math.hypot(dx, dy) / 2

@@ -8,7 +8,13 @@ import torch
 from safetensors.torch import save_file
 
 from rptgan_core import checkpoint as ckpt
-from rptgan_core.checkpoint import CheckpointError, load_discriminator, load_generator, read_checkpoint_info, save_checkpoint
+from rptgan_core.checkpoint import (
+    CheckpointError,
+    load_discriminator,
+    load_generator,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from rptgan_core.config import get_config
 from rptgan_core.networks import build_discriminator, build_generator
 

@@ -91,7 +91,8 @@ def test_feathered_paste_fades_into_the_frame_along_inner_edges():
     assert torch.equal(soft[..., :, :10], frame[..., :, :10]) and torch.equal(soft[..., 20:, :], frame[..., 20:, :])
     assert 0 < float(soft[0, 0, 10, 10]) < 0.2 and float(soft[0, 0, 0, 20]) == 1.0  # faded side, frame-edge side
     rows = soft[0, 0, :, 20]
-    assert float((rows[1:] - rows[:-1]).abs().max()) < 0.25 < float((hard[0, 0, 1:, 20] - hard[0, 0, :-1, 20]).abs().max())
+    assert (float((rows[1:] - rows[:-1]).abs().max()) < 0.25
+            < float((hard[0, 0, 1:, 20] - hard[0, 0, :-1, 20]).abs().max()))
     with pytest.raises(ValueError, match="feather"):
         paste_into_frame(frame, torch.ones(1, 3, 4, 4), box, feather=0.9)
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from rptgan_core import inference
 from rptgan_core.checkpoint import CheckpointError, save_checkpoint
 from rptgan_core.config import get_config
-from rptgan_core import inference
 from rptgan_core.inference import PoseTransferPipeline, cpu_has_native_bf16, resolve_device, resolve_dtype
 from rptgan_core.networks import PoseTransferGenerator, build_generator
 from rptgan_core.pose import Pose, PoseError
@@ -48,7 +48,8 @@ def test_chunking_does_not_change_results(pipeline, make_person):
 
 def test_progress_callback_sees_every_chunk_and_can_stop_the_run(pipeline, person_pose):
     seen = []
-    pipeline(torch.rand(5, 3, 128, 88), person_pose, batch_size=2, callback=lambda done, total: seen.append((done, total)))
+    pipeline(torch.rand(5, 3, 128, 88), person_pose, batch_size=2,
+             callback=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 5), (4, 5), (5, 5)]
 
     class Interrupted(Exception):

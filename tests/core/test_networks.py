@@ -10,8 +10,8 @@ from torchvision.models import resnet50
 from rptgan_core.config import ConfigError, get_config, list_presets
 from rptgan_core.networks import (
     EncoderWeightsError,
-    ResNet50Encoder,
     ResidualDownUp,
+    ResNet50Encoder,
     build_discriminator,
     build_encoder,
     build_generator,

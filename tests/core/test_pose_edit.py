@@ -21,7 +21,8 @@ def _point(pose: Pose, name: str, person: int = 0) -> np.ndarray:
 
 def test_tree_is_rooted_at_the_neck():
     assert pose_edit.descendants(K["neck"]) and len(pose_edit.descendants(K["neck"])) == 18
-    assert sorted(pose_edit.descendants(K["right_shoulder"])) == [K["right_shoulder"], K["right_elbow"], K["right_wrist"]]
+    assert sorted(pose_edit.descendants(K["right_shoulder"])) == [K["right_shoulder"], K["right_elbow"],
+                                                                  K["right_wrist"]]
     assert sorted(pose_edit.descendants(K["nose"])) == sorted(K[n] for n in ("nose", "right_eye", "left_eye",
                                                                              "right_ear", "left_ear"))
 
@@ -92,7 +93,8 @@ def test_edits_touch_only_the_chosen_person(make_person):
     np.testing.assert_allclose(moved.keypoints[1, :, 0], two.keypoints[1, :, 0] + 10, atol=1e-4)
     mirrored = pose_edit.mirror_pose(two, people=[0])
     np.testing.assert_allclose(mirrored.keypoints[1], two.keypoints[1])
-    assert mirrored.keypoints[0, K["right_wrist"], 0] == pytest.approx(199 - two.keypoints[0, K["left_wrist"], 0], abs=1e-3)
+    assert mirrored.keypoints[0, K["right_wrist"], 0] == pytest.approx(199 - two.keypoints[0, K["left_wrist"], 0],
+                                                                       abs=1e-3)
 
 
 def test_set_and_clear_keypoint(pose):

@@ -7,7 +7,13 @@ import torch
 from safetensors.torch import save_file
 
 from rptgan_core.upscale import (
-    RESAMPLING_METHODS, UpscaleModelError, load_upscale_model, resample, tile_count, tiled_apply, upscale_with_model,
+    RESAMPLING_METHODS,
+    UpscaleModelError,
+    load_upscale_model,
+    resample,
+    tile_count,
+    tiled_apply,
+    upscale_with_model,
 )
 
 

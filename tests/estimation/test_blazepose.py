@@ -135,7 +135,8 @@ def test_a_mediapipe_without_solutions_asks_for_a_task_file(monkeypatch, tmp_pat
     fake.__spec__ = importlib.machinery.ModuleSpec("mediapipe", None)
     fake.__version__ = "0.10.35"
     monkeypatch.setitem(sys.modules, "mediapipe", fake)
-    with pytest.raises(EstimatorUnavailable, match=r"0.10.35 bundles no pose model.*pose_landmarker_full.task.*0.10.21"):
+    with pytest.raises(EstimatorUnavailable,
+                       match=r"0.10.35 bundles no pose model.*pose_landmarker_full.task.*0.10.21"):
         BlazePoseEstimator(model_dir=tmp_path)
     with pytest.raises(EstimatorUnavailable, match="does not exist"):
         BlazePoseEstimator(model_path=tmp_path / "pose_landmarker_full.task")

@@ -11,8 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rptgan_core.estimation.blazepose_task import (DETECTOR, LANDMARKER, NORMALISATION, WHEEL_MODELS,
-                                                    build_task_file, models_from_wheel, with_image_metadata)
+from rptgan_core.estimation.blazepose_task import (
+    DETECTOR,
+    LANDMARKER,
+    NORMALISATION,
+    WHEEL_MODELS,
+    build_task_file,
+    models_from_wheel,
+    with_image_metadata,
+)
 
 mediapipe = pytest.importorskip("mediapipe")
 PACKAGE = Path(mediapipe.__file__).parent.parent

@@ -13,8 +13,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rptgan_core.estimation import EstimatorUnavailable, create_estimator
-from rptgan_core.estimation import openpose
+from rptgan_core.estimation import EstimatorUnavailable, create_estimator, openpose
 from rptgan_core.pose import KEYPOINT_INDEX, LIMBS, Pose
 
 
@@ -72,7 +71,8 @@ def test_a_failed_download_is_unavailable_not_a_crash(tmp_path, monkeypatch):
         raise OSError("no network")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    with pytest.raises(EstimatorUnavailable, match=r"downloading lllyasviel/Annotators/body_pose_model.pth failed \(OSError"):
+    with pytest.raises(EstimatorUnavailable,
+                       match=r"downloading lllyasviel/Annotators/body_pose_model.pth failed \(OSError"):
         openpose.find_body_model(model_dir=tmp_path)
 
 

@@ -7,10 +7,10 @@ from rptgan_core.estimation import (
     EstimatorUnavailable,
     PoseEstimator,
     available_backends,
+    base,
     create_estimator,
     register_backend,
 )
-from rptgan_core.estimation import base
 from rptgan_core.pose import Pose
 
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 
-
 def _run(markers, image):
     estimator = markers.Estimator()
     return estimator.estimate(image), estimator

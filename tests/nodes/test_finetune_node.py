@@ -38,7 +38,8 @@ def test_finetune_returns_a_model_pose_transfer_takes_and_saves_a_new_checkpoint
     assert frames.shape == (1, 64, 48, 3) and float(frames.std()) > 0.01
     # again: a new file, the first one kept
     node.train(images, flow_checkpoint, steps=2, batch_size=2, save_as="alice", poses=poses)
-    assert sorted(p.name for p in folders["models"].glob("alice_*")) == ["alice_00001.safetensors", "alice_00002.safetensors"]
+    assert sorted(p.name for p in folders["models"].glob("alice_*")) == ["alice_00001.safetensors",
+                                                                         "alice_00002.safetensors"]
 
 
 def test_cancel_keeps_what_was_learned(node, flow_checkpoint, folders, pack_module, monkeypatch):

@@ -37,7 +37,8 @@ NODE_CLASSES = ("RPTGAN_LoadPersonImage", "RPTGAN_LoadPoseKeypoints", "RPTGAN_Es
 pytestmark = [
     pytest.mark.comfyui,
     pytest.mark.slow,
-    pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to a ComfyUI checkout to run the pack inside ComfyUI"),
+    pytest.mark.skipif(not COMFYUI_PATH,
+                       reason="set COMFYUI_PATH to a ComfyUI checkout to run the pack inside ComfyUI"),
 ]
 
 

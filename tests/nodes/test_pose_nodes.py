@@ -104,7 +104,8 @@ def test_edit_pose_person_index(nodes, kit):
     pose = [kit.keypoint_frame(200, 200, people=2)]
     out = _edit(nodes, pose, person=1, translate_y=0.05)["result"][0]
     np.testing.assert_allclose(_keypoints(out, person=0), _keypoints(pose, person=0), atol=0.05)
-    assert _keypoints(out, person=1)[K["neck"], 1] == pytest.approx(_keypoints(pose, person=1)[K["neck"], 1] + 10, abs=0.05)
+    assert _keypoints(out, person=1)[K["neck"], 1] == pytest.approx(_keypoints(pose, person=1)[K["neck"], 1] + 10,
+                                                                    abs=0.05)
     with pytest.raises(ValueError, match="person 2 does not exist"):
         _edit(nodes, pose, person=2)
 

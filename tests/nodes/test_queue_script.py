@@ -73,7 +73,8 @@ class FakeComfyUI(BaseHTTPRequestHandler):
             image = prompt["1"]["inputs"]["image"]
             if image.endswith("refused.png"):
                 return self._send(400, {
-                    "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation"},
+                    "error": {"type": "prompt_outputs_failed_validation",
+                              "message": "Prompt outputs failed validation"},
                     "node_errors": {"1": {"class_type": "RPTGAN_LoadPersonImage", "dependent_outputs": ["5"],
                                           "errors": [{"type": "custom_validation_failed",
                                                       "message": "Custom validation failed for node",
@@ -86,7 +87,8 @@ class FakeComfyUI(BaseHTTPRequestHandler):
             elif image.endswith("crash.png"):
                 status = {"status_str": "error", "completed": False, "messages": [
                     ["execution_error", {"node_id": "3", "node_type": "RPTGAN_PoseTransfer",
-                                         "exception_type": "ValueError", "exception_message": "pose: frame 0 has no person"}]]}
+                                         "exception_type": "ValueError",
+                                         "exception_message": "pose: frame 0 has no person"}]]}
                 self.history[prompt_id] = {"status": status, "outputs": {}}
             else:
                 prefix = prompt["5"]["inputs"]["filename_prefix"]
@@ -182,7 +184,8 @@ def test_node_errors_and_execution_errors_are_reported(server, queue_script, kit
                               "--poll", "0.01"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "node 1 (RPTGAN_LoadPersonImage), input 'image': Custom validation failed for node: image - image 'x' not found" in out
+    assert ("node 1 (RPTGAN_LoadPersonImage), input 'image': Custom validation failed for node: "
+            "image - image 'x' not found") in out
     assert "node 3 (RPTGAN_PoseTransfer) failed: ValueError: pose: frame 0 has no person" in out
     assert "1 of 3 jobs succeeded" in out
 

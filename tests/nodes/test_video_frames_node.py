@@ -40,4 +40,5 @@ def test_frames_cut_around_the_person(nodes, folders, fake_estimator, kit):
     frames, first, count = nodes["RPTGAN_LoadVideoFrames"]().load("clip.gif", person_crop=kit.fake_backend,
                                                                   aspect="synthetic (96x128)", margin=0.1)
     assert count == 6 and fake_estimator.calls == 6
-    assert frames.shape[1] / frames.shape[2] == pytest.approx(128 / 96, rel=0.05) and first.shape[1:] == frames.shape[1:]
+    assert (frames.shape[1] / frames.shape[2] == pytest.approx(128 / 96, rel=0.05)
+            and first.shape[1:] == frames.shape[1:])

@@ -97,7 +97,8 @@ def test_ui_workflows_are_the_api_workflows(kit, example_folders):
         assert ui["version"] == 0.4 and ui["last_link_id"] == len(ui["links"])
         nodes = {str(n["id"]): n for n in ui["nodes"] if n["type"] != "Note"}
         assert {k: n["type"] for k, n in nodes.items()} == {k: n["class_type"] for k, n in api.items()}
-        ui_links = {(str(l[3]), nodes[str(l[3])]["inputs"][l[4]]["name"]): [str(l[1]), l[2]] for l in ui["links"]}
+        ui_links = {(str(link[3]), nodes[str(link[3])]["inputs"][link[4]]["name"]): [str(link[1]), link[2]]
+                    for link in ui["links"]}
         api_links = {(k, name): v for k, n in api.items() for name, v in n["inputs"].items() if isinstance(v, list)}
         assert ui_links == api_links, path.name
         for node_id, node in nodes.items():
@@ -132,7 +133,8 @@ def test_widget_order_is_the_frontends(kit, example_folders):
                                                           "later", "upload"]
     assert layout.widgets_values(person, {"image": "p.png"}) == ["p.png", "off", "source", 0.15, "keep colours",
                                                                   True, "image"]
-    control = {"required": {"noise": ("FLOAT", {"control_after_generate": True}), "socket": ("INT", {"forceInput": True})}}
+    control = {"required": {"noise": ("FLOAT", {"control_after_generate": True}),
+                            "socket": ("INT", {"forceInput": True})}}
     assert [w.role for w in layout.widgets(control)] == ["value", "control"]
     assert list(layout.sockets(control)) == ["socket"]
 

@@ -61,13 +61,15 @@ def test_missing_image_names_the_pairs_file_line_and_image(dataset_copy):
 
 
 def test_malformed_pairs_row_names_file_and_line(dataset_copy):
-    _rewrite(os.path.join(dataset_copy, "synthetic-pairs-train.csv"), lambda lines: lines[:3] + ["only-one-name"] + lines[3:])
+    _rewrite(os.path.join(dataset_copy, "synthetic-pairs-train.csv"),
+             lambda lines: lines[:3] + ["only-one-name"] + lines[3:])
     with pytest.raises(DatasetError, match=r"synthetic-pairs-train\.csv, line 4: expected two image names"):
         read_patn_split(dataset_copy, "train")
 
 
 def test_malformed_annotation_row_names_file_and_line(dataset_copy):
-    _rewrite(os.path.join(dataset_copy, "synthetic-annotation-train.csv"), lambda lines: lines[:2] + ["broken-row"] + lines[2:])
+    _rewrite(os.path.join(dataset_copy, "synthetic-annotation-train.csv"),
+             lambda lines: lines[:2] + ["broken-row"] + lines[2:])
     with pytest.raises(DatasetError, match=r"synthetic-annotation-train\.csv, line 3: expected 3"):
         read_patn_split(dataset_copy, "train")
 
@@ -90,7 +92,7 @@ def test_empty_pairs_file_is_reported(dataset_copy):
 
 def test_pair_member_without_annotation_is_reported(dataset_copy):
     _rewrite(os.path.join(dataset_copy, "synthetic-annotation-train.csv"),
-             lambda lines: [l for l in lines if not l.startswith("p00000_01.png")])
+             lambda lines: [line for line in lines if not line.startswith("p00000_01.png")])
     with pytest.raises(DatasetError, match=r"line \d+: 'p00000_01\.png' has no row in"):
         read_patn_split(dataset_copy, "train")
 

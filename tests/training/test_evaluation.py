@@ -19,6 +19,7 @@ from rptgan_core.evaluation import (
     score_batch,
     summarise,
 )
+from rptgan_core.metrics import ssim_map
 from rptgan_core.networks import build_generator
 from rptgan_core.pose_metrics import (
     BLUR_SIGMAS,
@@ -28,7 +29,6 @@ from rptgan_core.pose_metrics import (
     region_l1,
     region_ssim,
 )
-from rptgan_core.metrics import ssim_map
 from rptgan_core.synthetic import SyntheticPeopleSpec, render_sample, write_dataset
 
 

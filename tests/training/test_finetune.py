@@ -54,7 +54,7 @@ def test_finetune_learns_the_person_and_stops_when_asked():
     result = finetune(generator, data, FineTuneConfig(steps=60, lr=1e-3, batch_size=4),
                       callback=lambda step, total, loss: seen.append((step, total, loss)))
     assert result["steps"] == 60 and [s for s, _, _ in seen] == list(range(1, 61))
-    early, late = np.mean([l for _, _, l in seen[:5]]), np.mean([l for _, _, l in seen[-5:]])
+    early, late = np.mean([loss for _, _, loss in seen[:5]]), np.mean([loss for _, _, loss in seen[-5:]])
     assert late < 0.8 * early, (early, late)
     assert not generator.training
     asked = []

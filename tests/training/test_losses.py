@@ -38,8 +38,10 @@ def test_unknown_identities_are_ignored():
 
 
 def test_discriminator_loss_rewards_separating_real_from_fake():
-    good, _ = discriminator_loss(torch.full((4,), 5.0), torch.full((4,), -5.0), None, torch.zeros(4, dtype=torch.long), LossConfig())
-    bad, _ = discriminator_loss(torch.full((4,), -5.0), torch.full((4,), 5.0), None, torch.zeros(4, dtype=torch.long), LossConfig())
+    good, _ = discriminator_loss(torch.full((4,), 5.0), torch.full((4,), -5.0), None, torch.zeros(4, dtype=torch.long),
+                                 LossConfig())
+    bad, _ = discriminator_loss(torch.full((4,), -5.0), torch.full((4,), 5.0), None, torch.zeros(4, dtype=torch.long),
+                                LossConfig())
     assert float(good) < 0.02 < 9 < float(bad)
 
 

@@ -112,7 +112,8 @@ def test_is_fid_and_lpips_run_from_local_weight_files(tmp_path):
     trunk = tmp_path / "alexnet.safetensors"
     save_file({k: v for k, v in alexnet(weights=None).state_dict().items() if k.startswith("features.")}, str(trunk))
     lins = tmp_path / "lpips.safetensors"
-    save_file({f"lin{i}.model.1.weight": torch.rand(1, w, 1, 1) for i, w in enumerate((64, 192, 384, 256, 256))}, str(lins))
+    save_file({f"lin{i}.model.1.weight": torch.rand(1, w, 1, 1) for i, w in enumerate((64, 192, 384, 256, 256))},
+              str(lins))
     lpips = LPIPS(trunk, lins)
     scores = lpips.score(images, others)
     assert scores.shape == (3,) and (scores > 0).all()

@@ -20,7 +20,7 @@ from skimage.morphology import dilation, erosion
 from torchvision.models import inception_v3
 
 from rptgan_core.data import DatasetError
-from rptgan_core.metrics import FeatureStatistics, InceptionMetrics, LPIPS, body_mask, frechet_distance, masked_ssim
+from rptgan_core.metrics import LPIPS, FeatureStatistics, InceptionMetrics, body_mask, frechet_distance, masked_ssim
 from rptgan_core.protocols import (
     PATN_PANELS,
     as_written,

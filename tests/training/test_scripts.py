@@ -7,8 +7,8 @@ import os
 import shutil
 
 import numpy as np
-import torch
 import pytest
+import torch
 from PIL import Image
 
 from rptgan_core.checkpoint import save_checkpoint

@@ -37,7 +37,8 @@ def test_unknown_keys_and_bad_values_are_named():
 
 
 def test_override_values_parse_as_json_or_fall_back_to_text():
-    data = apply_overrides({"data": {"root": "a"}}, ["data.root=/some/path", "max_steps=12", "augment.flip.enabled=false"])
+    data = apply_overrides({"data": {"root": "a"}},
+                           ["data.root=/some/path", "max_steps=12", "augment.flip.enabled=false"])
     assert data == {"data": {"root": "/some/path"}, "max_steps": 12, "augment": {"flip": {"enabled": False}}}
 
 
@@ -52,7 +53,8 @@ def test_a_resnet_model_without_encoder_weights_is_refused(load_script, tmp_path
     # the conv encoder needs none, and naming the weights is enough
     custom.write_text('{"model": "synthetic"}')
     assert train.build_config(train.parse_args(["--config", str(custom)])).encoder_weights is None
-    named = train.build_config(train.parse_args(["--preset", "deepfashion", "--set", "encoder_weights=r50.safetensors"]))
+    named = train.build_config(train.parse_args(["--preset", "deepfashion", "--set",
+                                                 "encoder_weights=r50.safetensors"]))
     assert named.encoder_weights == "r50.safetensors"
 
 

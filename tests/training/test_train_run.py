@@ -62,7 +62,8 @@ def quality_bar_failures(scores: dict) -> list[str]:
         failures.append(f"SSIM {scores['ssim']:.4f} not above copy-source {scores['ssim_copy_source']:.4f} + "
                         f"{SSIM_OVER_BEST_BLUR}")
     if not scores["ssim_no_pose"] < scores["ssim"] - SSIM_OVER_NO_POSE:
-        failures.append(f"no-pose SSIM {scores['ssim_no_pose']:.4f} not below {scores['ssim']:.4f} - {SSIM_OVER_NO_POSE}")
+        failures.append(f"no-pose SSIM {scores['ssim_no_pose']:.4f} not below {scores['ssim']:.4f} - "
+                        f"{SSIM_OVER_NO_POSE}")
     best = min(scores["moved_l1_copy_source"], scores["moved_l1_best_blur"], scores["moved_l1_no_pose"])
     if not scores["moved_l1"] < MOVED_L1_OF_BEST_BASELINE * best:
         failures.append(f"moved-region L1 {scores['moved_l1']:.1f} not below {MOVED_L1_OF_BEST_BASELINE} x "
@@ -228,8 +229,8 @@ def test_data_parallel_processes_and_machines_train_like_one_process_with_the_wh
                             text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
     processes = subprocess.run([*torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()),
-                                *_six_tiny_steps(runs["processes"], data, 2)], env=_env(), capture_output=True, text=True,
-                               timeout=600)
+                                *_six_tiny_steps(runs["processes"], data, 2)], env=_env(), capture_output=True,
+                               text=True, timeout=600)
     assert processes.returncode == 0, processes.stderr[-3000:]
     assert "2 process(es)" in processes.stdout
     port = str(free_port())
@@ -257,7 +258,8 @@ def test_bf16_mixed_precision_trains_in_autocast_and_keeps_float32_weights(tmp_p
     weights = {}
     for precision in ("no", "bf16"):
         output = str(tmp_path / precision)
-        run = subprocess.run([sys.executable, *_six_tiny_steps(output, data, 4), "--set", f"mixed_precision={precision}"],
+        run = subprocess.run([sys.executable, *_six_tiny_steps(output, data, 4), "--set",
+                              f"mixed_precision={precision}"],
                              env=_env(), capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         weights[precision] = load_file(os.path.join(output, "state", "step-00000006", "generator.safetensors"))

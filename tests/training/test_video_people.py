@@ -9,7 +9,13 @@ cv2 = pytest.importorskip("cv2")
 
 from rptgan_core.pose import Pose  # noqa: E402
 from rptgan_core.video_people import (  # noqa: E402
-    CropCheck, StaticCameraDetector, VideoError, check_crop, colour_signature, iou, read_video, side_flips,
+    StaticCameraDetector,
+    VideoError,
+    check_crop,
+    colour_signature,
+    iou,
+    read_video,
+    side_flips,
     track_boxes,
 )
 
@@ -19,7 +25,8 @@ EMPTY = 10  # frames of the empty scene first, for the background model
 
 def walkers(frames: int = 60, hidden: tuple[int, int] | None = None):
     """Frames of a fixed scene, empty for ``EMPTY`` frames, then two people-shaped blobs walking
-    across: red from the left, blue from the right lower down. ``hidden``: frames during which the red one is behind a pillar."""
+    across: red from the left, blue from the right lower down. ``hidden``: frames during which the red
+    one is behind a pillar."""
     rng = np.random.default_rng(0)
     background = (rng.integers(90, 110, (HEIGHT, WIDTH, 3))).astype(np.uint8)
     scene = []

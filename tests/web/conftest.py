@@ -121,7 +121,8 @@ class StandInRoutes:
         if path == "/rptgan/models":
             return reply({"checkpoints": ["stand-in.safetensors"]})
         if path == "/rptgan/poses":
-            return reply({"builtin": list(pose_library.BUILTIN_NAMES), "saved": pose_library.saved_pose_names(self.folder)})
+            return reply({"builtin": list(pose_library.BUILTIN_NAMES),
+                          "saved": pose_library.saved_pose_names(self.folder)})
         if path.startswith("/rptgan/poses/"):
             name = urllib.parse.unquote(path[len("/rptgan/poses/"):])
             try:

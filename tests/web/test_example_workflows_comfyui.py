@@ -87,7 +87,8 @@ def comfyui(tmp_path_factory, run_comfyui, comfyui_base):
     base = comfyui_base(tmp_path_factory.mktemp("comfyui-ui-base"))
     with run_comfyui(base, "/object_info", STARTUP_TIMEOUT) as (url, info, log_tail):
         request = urllib.request.Request(
-            f"{url}/settings", data=json.dumps({"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False}).encode(),
+            f"{url}/settings",
+            data=json.dumps({"Comfy.TutorialCompleted": True, "Comfy.Minimap.Visible": False}).encode(),
             headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=30).close()
         yield {"url": url, "info": info, "base": base, "log": log_tail}
@@ -197,7 +198,8 @@ for (const node of window.comfyAPI.app.app.graph.nodes)
     if (inputs.includes(widget.name) && widget.value !== "off") widget.value = backend;""",
                                list(ESTIMATOR_INPUTS), comfyui_test_backend)
     queued_before = browser.execute_script("return window.rptganQueued.length")
-    browser.execute_async_script("const done = arguments[0]; window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
+    browser.execute_async_script("const done = arguments[0]; "
+                                 "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
     (queued,) = browser.execute_script("return window.rptganQueued.slice(arguments[0])", queued_before)
     assert "answer" in queued and not queued["answer"].get("node_errors"), json.dumps(queued)[:3000]
     prompt_id = queued["answer"]["prompt_id"]
@@ -268,7 +270,8 @@ def test_live_preview_in_the_edit_pose_workflow(comfyui, app_page, artifacts):
         "const [graph, done] = arguments; window.comfyAPI.app.app.loadGraphData(graph).then(() => done(true));", graph)
     node = f"window.comfyAPI.app.app.graph.getNodeById({edit_id})"
     editor = f"{node}.rptganPoseEditor.editor"
-    browser.execute_async_script("const done = arguments[0]; window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
+    browser.execute_async_script("const done = arguments[0]; "
+                                 "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
     _wait(browser, f"return Boolean({editor}.model.incoming) && {editor}.background?.loaded", RUN_TIMEOUT,
           "the first run to bring the editor its pose and source image")
     _wait(browser, f"return {editor}.element.querySelector('[data-action=\"preview-model\"]').options.length > 1", 30,
@@ -313,13 +316,14 @@ select.dispatchEvent(new Event('change'));""", "rptgan-synthetic-demo.safetensor
     builder.perform()
     _wait(browser, f"return {node}.rptganPoseEditor.preview.client.idle && "
                    f"{editor}.model.frame.people[0].keypoints[{wrist}][1] < {points[shoulder, 1]}", 30, "the drag")
-    _wait(browser, f"const s = {node}.rptganPoseEditor.preview.client.stats; return s.sent === s.shown + s.superseded + "
+    _wait(browser, f"const s = {node}.rptganPoseEditor.preview.client.stats; "
+                   f"return s.sent === s.shown + s.superseded + "
                    f"s.dropped + s.failed && {editor}.preview?.loaded", 30, "the preview of the raised arm")
     stats = browser.execute_script(f"return {{...{node}.rptganPoseEditor.preview.client.stats}}")
     assert stats["failed"] == 0 and stats["shown"] >= 2, stats
     after = preview_pixels()
     moved = browser.execute_script(f"return {editor}.model.frame.people[0].keypoints")
-    browser.find_element("css selector", f".rptgan-pose-editor").screenshot(str(artifacts / "comfyui-live-preview.png"))
+    browser.find_element("css selector", ".rptgan-pose-editor").screenshot(str(artifacts / "comfyui-live-preview.png"))
 
     # it changed where the forearm left and where it arrived, and little elsewhere
     change = np.abs(after.astype(int) - before.astype(int)).sum(-1) > 60
@@ -335,7 +339,8 @@ select.dispatchEvent(new Event('change'));""", "rptgan-synthetic-demo.safetensor
     assert stats["lastMs"] < 2000  # the figure that counts is bench/preview.py's; this catches a stall
 
     # queued for the same pose, the workflow's Pose Transfer gives the picture the preview showed
-    browser.execute_async_script("const done = arguments[0]; window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
+    browser.execute_async_script("const done = arguments[0]; "
+                                 "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
     deadline = time.monotonic() + RUN_TIMEOUT
     while True:
         history = _get_json(f"{url}/history")

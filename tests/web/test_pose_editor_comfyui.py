@@ -39,7 +39,8 @@ RUN_TIMEOUT = 120
 pytestmark = [
     pytest.mark.comfyui,
     pytest.mark.slow,
-    pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to a ComfyUI checkout to run the in-ComfyUI editor test"),
+    pytest.mark.skipif(not COMFYUI_PATH,
+                       reason="set COMFYUI_PATH to a ComfyUI checkout to run the in-ComfyUI editor test"),
 ]
 
 WIDTH, HEIGHT = 192, 256
@@ -57,7 +58,8 @@ def pose_for_file() -> list[dict]:
     ]
     for i, (x, y) in enumerate(layout):
         points[i] = (x, y, 1)
-    return [{"people": [{"pose_keypoints_2d": points.reshape(-1).tolist()}], "canvas_width": WIDTH, "canvas_height": HEIGHT}]
+    return [{"people": [{"pose_keypoints_2d": points.reshape(-1).tolist()}], "canvas_width": WIDTH,
+             "canvas_height": HEIGHT}]
 
 
 def _get_json(url: str, timeout: float = 10):
@@ -158,7 +160,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     _wait(
         browser,
         "const types = window.LiteGraph?.registered_node_types ?? {};"
-        "return Boolean(window.comfyAPI?.app?.app?.graph && ['RPTGAN_EditPose', 'RPTGAN_LoadPoseKeypoints', 'PreviewAny'].every(t => t in types));",
+        "return Boolean(window.comfyAPI?.app?.app?.graph && "
+        "['RPTGAN_EditPose', 'RPTGAN_LoadPoseKeypoints', 'PreviewAny'].every(t => t in types));",
         90,
         "the ComfyUI frontend and its node types",
     )
@@ -177,7 +180,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     _wait(browser, f"return {node}.rptganPoseEditor.editor.element.isConnected", 10, "the editor element in the page")
 
     # Run once: the node sends its incoming pose and source image to the editor.
-    browser.execute_async_script("const done = arguments[0]; window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
+    browser.execute_async_script("const done = arguments[0]; "
+                                 "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
     _wait(browser, f"return Boolean({node}.rptganPoseEditor.editor.model.incoming)", RUN_TIMEOUT, "the EditPose run")
     _wait(browser, f"return {node}.rptganPoseEditor.editor.background?.loaded", 30, "the source image")
     shown = browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.frames")
@@ -195,7 +199,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
     from selenium.webdriver.common.actions.pointer_input import PointerInput
 
-    rect = browser.execute_script(f"const r = {node}.rptganPoseEditor.editor.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
+    rect = browser.execute_script(f"const r = {node}.rptganPoseEditor.editor.canvas.getBoundingClientRect(); "
+                                  "return [r.left, r.top, r.width, r.height];")
     left, top, shown_width, shown_height = rect
     x, y = shown[0]["people"][0]["keypoints"][NECK][:2]
     start = (round(left + (x + 0.5) * shown_width / WIDTH), round(top + (y + 0.5) * shown_height / HEIGHT))
@@ -213,7 +218,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     moved = edited[0]["people"][0]["pose_keypoints_2d"][3 * NECK : 3 * NECK + 2]
     expected = (x + delta[0] * WIDTH / shown_width, y + delta[1] * HEIGHT / shown_height)
     assert moved == pytest.approx(expected, abs=0.02)
-    browser.find_element("css selector", ".rptgan-pose-editor").screenshot(str(artifacts / "comfyui-editor-dragged.png"))
+    browser.find_element("css selector", ".rptgan-pose-editor").screenshot(
+        str(artifacts / "comfyui-editor-dragged.png"))
 
     # With the editor focused, Ctrl+Z / Ctrl+Y undo and redo the drag in the editor, not in ComfyUI's graph history.
     from selenium.webdriver.common.action_chains import ActionChains
@@ -238,7 +244,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     builder.perform()
     chord("z")
     _wait(browser, f"return {value} === ''", 10, "ComfyUI's undo to restore the unedited pose")
-    _wait(browser, f"return Boolean({node}.rptganPoseEditor?.editor.model.incoming)", 5, "the rebuilt editor's incoming pose")
+    _wait(browser, f"return Boolean({node}.rptganPoseEditor?.editor.model.incoming)", 5,
+          "the rebuilt editor's incoming pose")
     chord("y")
     _wait(browser, f"return {value} === arguments[0]", 10, "ComfyUI's redo to restore the edit", stored)
     assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.edited") is True
@@ -269,7 +276,8 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     assert tuple(output_pose[0].keypoints[0, NECK, :2]) == pytest.approx(
         (expected[0] + shift, expected[1]), abs=COORDINATE_TOLERANCE
     )
-    assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.frames[0].people[0].keypoints[{NECK}]")[:2] == (
+    assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.frames[0].people[0]"
+                                  f".keypoints[{NECK}]")[:2] == (
         pytest.approx(list(expected), abs=0.02)
     )
 

@@ -107,11 +107,13 @@ def test_mounts_follows_ui_messages_and_stores_edits_in_the_widget(page):
     assert "subfolder=rptgan" in route and "type=temp" in route
     assert page.execute_script("return node.widgets.find(w => w.name === 'edited_pose').value") == ""
 
-    rect = page.execute_script("const r = node.rptganPoseEditor.editor.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height];")
+    rect = page.execute_script("const r = node.rptganPoseEditor.editor.canvas.getBoundingClientRect(); "
+                               "return [r.left, r.top, r.width, r.height];")
     x, y = POSE[0]["people"][0]["pose_keypoints_2d"][0:2]
     start = (round(rect[0] + (x + 0.5) * rect[2] / WIDTH), round(rect[1] + (y + 0.5) * rect[3] / HEIGHT))
     builder = ActionBuilder(page, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"))
-    builder.pointer_action.move_to_location(*start).pointer_down().move_to_location(start[0] + 20, start[1] + 10).pointer_up()
+    (builder.pointer_action.move_to_location(*start).pointer_down()
+     .move_to_location(start[0] + 20, start[1] + 10).pointer_up())
     builder.perform()
 
     stored = page.execute_script("return node.widgets.find(w => w.name === 'edited_pose').value")
@@ -139,7 +141,8 @@ def test_follows_the_widget_when_a_workflow_is_loaded(page):
         "node.rptganPoseEditor.editor.setIncoming(arguments[0]);",
         json.dumps(POSE),
     )
-    assert page.execute_script("return node.rptganPoseEditor.editor.model.frames[0].people[0].keypoints[0]") == [30, 20, 1]
+    assert (page.execute_script("return node.rptganPoseEditor.editor.model.frames[0].people[0].keypoints[0]")
+            == [30, 20, 1])
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-
 import os
 
 import numpy as np
@@ -129,7 +128,8 @@ class EditorPage:
     # geometry -----------------------------------------------------------
 
     def canvas_rect(self) -> dict:
-        return self.js("const r = harness.editor.canvas.getBoundingClientRect(); return {left: r.left, top: r.top, width: r.width, height: r.height};")
+        return self.js("const r = harness.editor.canvas.getBoundingClientRect(); "
+                       "return {left: r.left, top: r.top, width: r.width, height: r.height};")
 
     def scale(self) -> tuple[float, float]:
         """Pose pixels per CSS pixel, along x and y, for the current frame."""
@@ -164,7 +164,8 @@ class EditorPage:
         Selenium's 250 ms by default), release."""
         builder, pointer = self._pointer()
         if step_ms is not None:
-            builder = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"), duration=step_ms)
+            builder = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_MOUSE, "mouse"),
+                                    duration=step_ms)
             pointer = builder.pointer_action
         pointer.move_to_location(*start).pointer_down()
         for i in range(1, steps + 1):
@@ -337,7 +338,8 @@ def test_remove_and_add_keypoint(page):
     assert not poses_from_openpose_json(stored)[0].visible[0, knee]
 
     ear = KEYPOINT_INDEX["left_ear"]
-    options = page.js("return Array.from(document.querySelectorAll('[data-action=\"add-keypoint\"] option')).map(o => o.value)")
+    options = page.js("return Array.from(document.querySelectorAll('[data-action=\"add-keypoint\"] option'))"
+                      ".map(o => o.value)")
     assert set(options) == {"", str(knee), str(ear)}, "the add menu lists exactly the missing joints"
     page.choose("add-keypoint", str(ear))
     assert "left ear" in page.status()
@@ -379,7 +381,8 @@ def test_several_people_and_frames(page, artifacts):
     neck = KEYPOINT_INDEX["neck"]
     page.drag(page.joint_screen_point(1, neck), (-12, 20))
     sx, sy = page.scale()
-    assert Select(page.driver.find_element(By.CSS_SELECTOR, '[data-action="person"]')).first_selected_option.text == "Person 2"
+    assert (Select(page.driver.find_element(By.CSS_SELECTOR, '[data-action="person"]')).first_selected_option.text
+            == "Person 2")
 
     stored = stored_keypoints(page)
     assert [len(s) for s in stored] == [1, 2]
@@ -436,10 +439,18 @@ def test_incoming_from_the_nodes_ui_message(page):
 
 FORMAT_CASES = {
     "pixels, missing and negative": [
-        {"people": [{"pose_keypoints_2d": [10, 20, 0.9, -3, 5, 1, 7, 8, 0] + [30, 40, 1] * 15}], "canvas_width": 64, "canvas_height": 96}
+        {
+            "people": [{"pose_keypoints_2d": [10, 20, 0.9, -3, 5, 1, 7, 8, 0] + [30, 40, 1] * 15}],
+            "canvas_width": 64,
+            "canvas_height": 96,
+        }
     ],
     "normalised": [
-        {"people": [{"pose_keypoints_2d": [0.5, 0.25, 1, 1.05, 0.5, 1] + [0.1, 0.9, 0.5] * 16}], "canvas_width": 200, "canvas_height": 100}
+        {
+            "people": [{"pose_keypoints_2d": [0.5, 0.25, 1, 1.05, 0.5, 1] + [0.1, 0.9, 0.5] * 16}],
+            "canvas_width": 200,
+            "canvas_height": 100,
+        }
     ],
     "body25 with hands and face": [
         {
@@ -455,7 +466,11 @@ FORMAT_CASES = {
         }
     ],
     "blazepose33": [
-        {"people": [{"pose_keypoints_2d": [float(v) for i in range(33) for v in (40 + i, 60 + i, 0.8)]}], "canvas_width": 128, "canvas_height": 128}
+        {
+            "people": [{"pose_keypoints_2d": [float(v) for i in range(33) for v in (40 + i, 60 + i, 0.8)]}],
+            "canvas_width": 128,
+            "canvas_height": 128,
+        }
     ],
     "nobody": [{"people": [], "canvas_width": 32, "canvas_height": 32}],
     "normalised sequence, a hand off the canvas in one frame": [
@@ -501,10 +516,13 @@ def test_core_reads_pose_json_as_rptgan_core_does(page, case):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("[{\"people\": [{\"pose_keypoints_2d\": [1, 2, 1, 3]}], \"canvas_width\": 8, \"canvas_height\": 8}]", "not a multiple of 3"),
-        ("[{\"people\": [{\"pose_keypoints_2d\": [1, 2, 1]}], \"canvas_width\": 8, \"canvas_height\": 8}]", "holds 1 keypoints"),
+        ("[{\"people\": [{\"pose_keypoints_2d\": [1, 2, 1, 3]}], \"canvas_width\": 8, \"canvas_height\": 8}]",
+         "not a multiple of 3"),
+        ("[{\"people\": [{\"pose_keypoints_2d\": [1, 2, 1]}], \"canvas_width\": 8, \"canvas_height\": 8}]",
+         "holds 1 keypoints"),
         ("[{\"people\": [], \"canvas_width\": 0, \"canvas_height\": 8}]", "must be positive"),
-        ("[{\"people\": [{\"pose_keypoints_2d\": [\"a\", 2, 1]}], \"canvas_width\": 8, \"canvas_height\": 8}]", "not a number"),
+        ("[{\"people\": [{\"pose_keypoints_2d\": [\"a\", 2, 1]}], \"canvas_width\": 8, \"canvas_height\": 8}]",
+         "not a number"),
         ("[{\"canvas_width\": 8, \"canvas_height\": 8}]", "no 'people' list"),
         ("[{\"people\": []}]", "no canvas_width"),
         ("{oops", "not valid JSON"),
@@ -629,9 +647,11 @@ def test_pose_library_in_the_editor(preview_page, stand_in):
 
     page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').send_keys("my t")
     page.press("save-pose")
-    WebDriverWait(page.driver, 5).until(lambda d: "saved" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+    WebDriverWait(page.driver, 5).until(
+        lambda d: "saved" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
     assert os.listdir(stand_in.folder) == ["my t.json"]
-    options = page.js("return Array.from(document.querySelectorAll('[data-action=\"library\"] option')).map(o => o.value)")
+    options = page.js("return Array.from(document.querySelectorAll('[data-action=\"library\"] option'))"
+                      ".map(o => o.value)")
     assert "my t" in options
     page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').clear()
     page.driver.find_element(By.CSS_SELECTOR, '[data-action="pose-name"]').send_keys("standing")
@@ -647,7 +667,8 @@ def test_without_the_routes_the_editor_is_the_plain_one(browser, static_server, 
     console_errors(browser)
     page = EditorPage(browser, static_server, preview="stand-in.safetensors")
     page.set_incoming([frame([standing_person(88, 16, 226)])])
-    WebDriverWait(browser, 5).until(lambda d: "unavailable" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
+    WebDriverWait(browser, 5).until(
+        lambda d: "unavailable" in d.find_element(By.CSS_SELECTOR, ".rpe-preview-status").text)
     assert page.js("return getComputedStyle(document.querySelector('.rpe-library')).display") == "none"
     page.drag(page.joint_screen_point(0, KEYPOINT_INDEX["left_knee"]), (15, 0))
     assert page.stored != ""  # editing works as before
