@@ -44,7 +44,8 @@ class InputFileError(NodeInputError):
 InputFileError.__module__ = NodeInputError.__module__  # shown as the pack's, like NodeInputError
 
 
-def _folder_paths():
+def folder_paths_module():
+    """ComfyUI's ``folder_paths`` module, or None outside ComfyUI."""
     try:
         import folder_paths
     except ImportError:
@@ -53,21 +54,21 @@ def _folder_paths():
 
 
 def in_comfyui() -> bool:
-    return _folder_paths() is not None
+    return folder_paths_module() is not None
 
 
 # folders ----------------------------------------------------------------------
 
 
 def input_directory() -> str:
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         return folder_paths.get_input_directory()
     return os.path.abspath(os.environ.get("RPTGAN_INPUT_DIR", "input"))
 
 
 def temp_directory() -> str:
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         directory = folder_paths.get_temp_directory()
     else:
@@ -79,7 +80,7 @@ def temp_directory() -> str:
 def pose_library_directory() -> str:
     """Where saved poses live: ``rptgan_poses`` in ComfyUI's user folder (the default user's, as the
     frontend's own settings), else ``$RPTGAN_POSE_LIBRARY_DIR`` or ./rptgan_poses."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         return os.path.join(folder_paths.get_user_directory(), "default", "rptgan_poses")
     return os.path.abspath(os.environ.get("RPTGAN_POSE_LIBRARY_DIR", "rptgan_poses"))
@@ -138,7 +139,7 @@ def place_example_inputs() -> list[str]:
 def register_model_folders() -> None:
     """Make ``models/rptgan`` (and the pack's ``checkpoints/``) a ComfyUI model folder of
     .safetensors files; entries from extra_model_paths.yaml are kept."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is None:
         return
     default = os.path.join(folder_paths.models_dir, MODEL_FOLDER)
@@ -150,7 +151,7 @@ def register_model_folders() -> None:
     folder_paths.folder_names_and_paths[MODEL_FOLDER] = (paths, set(extensions) | CHECKPOINT_EXTENSIONS)
 
 
-def _fallback_model_dirs(folder: str) -> list[str]:
+def fallback_model_dirs(folder: str) -> list[str]:
     if folder == MODEL_FOLDER:
         return [d for d in (os.environ.get("RPTGAN_MODELS_DIR"), PACK_CHECKPOINTS) if d]
     return [d for d in (os.environ.get("RPTGAN_UPSCALE_DIR"),) if d]
@@ -168,7 +169,7 @@ def _partial(name: str) -> bool:
 def model_files(folder: str) -> list[str]:
     """Names (relative paths) of the model files in ComfyUI's ``folder`` (e.g. "rptgan", "upscale_models");
     partial files a save left behind are not offered."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         try:
             return [name for name in folder_paths.get_filename_list(folder) if not _partial(name)]
@@ -176,7 +177,7 @@ def model_files(folder: str) -> list[str]:
             return []
     names = set()
     extensions = _fallback_extensions(folder)
-    for directory in _fallback_model_dirs(folder):
+    for directory in fallback_model_dirs(folder):
         for root, _dirs, files in os.walk(directory):
             for name in files:
                 if os.path.splitext(name)[1].lower() in extensions and not _partial(name):
@@ -186,12 +187,12 @@ def model_files(folder: str) -> list[str]:
 
 def model_path(folder: str, name: str) -> str:
     """Full path of model ``name`` in ``folder``; FileNotFoundError naming the folders searched."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         path = folder_paths.get_full_path(folder, name)
         searched = folder_paths.get_folder_paths(folder) if folder in folder_paths.folder_names_and_paths else []
     else:
-        searched = _fallback_model_dirs(folder)
+        searched = fallback_model_dirs(folder)
         safe = os.path.relpath(os.path.join(os.sep, name), os.sep)
         candidates = [os.path.join(directory, safe) for directory in searched]
         path = next((c for c in candidates if os.path.isfile(c)), None)
@@ -203,7 +204,7 @@ def model_path(folder: str, name: str) -> str:
 def model_save_directory() -> str:
     """Where new RPT-GAN checkpoints go: ComfyUI's models/rptgan, else $RPTGAN_MODEL_SAVE_DIR,
     $RPTGAN_MODELS_DIR or ./models/rptgan."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is not None:
         directory = os.path.join(folder_paths.models_dir, MODEL_FOLDER)
     else:

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 
 from rptgan_core.errors import RptganError
+from rptgan_core.limits import MAX_PREVIEW_BYTES
 from rptgan_core.pose import (
     Pose,
     PoseError,
+    draw_skeleton,
     poses_from_openpose_json,
     poses_to_openpose_json,
 )
@@ -126,3 +128,14 @@ def poses_to_keypoints(poses: list[Pose]) -> list[dict]:
 def keypoints_json(frames: list[dict]) -> str:
     """POSE_KEYPOINT frames as compact JSON text."""
     return json.dumps(frames, separators=(",", ":"))
+
+
+def pose_preview(poses: list[Pose]) -> torch.Tensor:
+    """Skeletons of every frame on black, all on the first frame's canvas (scaled down as far as
+    ``MAX_PREVIEW_BYTES`` needs): IMAGE (N, H, W, 3)."""
+    width, height = poses[0].width, poses[0].height
+    shrink = min(1.0, (MAX_PREVIEW_BYTES / (len(poses) * width * height * 3 * 4)) ** 0.5)
+    width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
+    pictures = [draw_skeleton(p if (p.width, p.height) == (width, height) else p.resized(width, height))
+                for p in poses]
+    return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)

@@ -32,13 +32,13 @@ def _pose_model_dirs() -> list[str]:
     folder, comfyui_controlnet_aux's download folder when that pack is installed, and the
     pack's own annotators folder (install.py's BlazePose model)."""
     dirs = []
-    folder_paths = comfy_compat._folder_paths()
+    folder_paths = comfy_compat.folder_paths_module()
     if folder_paths is not None:
         roots = folder_paths.get_folder_paths(comfy_compat.MODEL_FOLDER) if comfy_compat.MODEL_FOLDER in \
             folder_paths.folder_names_and_paths else []
         custom_nodes = folder_paths.get_folder_paths("custom_nodes")
     else:
-        roots, custom_nodes = comfy_compat._fallback_model_dirs(comfy_compat.MODEL_FOLDER), []
+        roots, custom_nodes = comfy_compat.fallback_model_dirs(comfy_compat.MODEL_FOLDER), []
     dirs += [os.path.join(root, "annotators") for root in roots]
     dirs += [os.path.join(root, "comfyui_controlnet_aux", "ckpts") for root in custom_nodes]
     return dirs + [PACK_ANNOTATORS]

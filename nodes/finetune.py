@@ -10,7 +10,7 @@ import torch
 
 from . import comfy_compat
 from .convert import COORDINATES_INPUT, NodeInputError, check_image, image_to_chw, poses_from_keypoints, require_people
-from .loaders import CATEGORY
+from .node_types import CATEGORY
 from .transfer import PoseTransfer, _checkpoint_combo, describe
 
 _SAVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

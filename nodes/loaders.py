@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -11,13 +9,20 @@ from rptgan_core.config import get_config
 from rptgan_core.framing import CropBox, aspect_box, crop_frames_to_person, crop_to_box, person_box
 from rptgan_core.imageio import ImageLoadError, load_image
 from rptgan_core.jsonio import read_json_file
-from rptgan_core.limits import MAX_CLIP_BYTES, MAX_CLIP_FRAMES, MAX_PREVIEW_BYTES
-from rptgan_core.pose import Pose, PoseError, draw_skeleton
+from rptgan_core.limits import MAX_CLIP_BYTES, MAX_CLIP_FRAMES
+from rptgan_core.pose import PoseError
 
 from . import comfy_compat, estimators
-from .convert import COORDINATES_INPUT, NodeInputError, image_to_chw, poses_from_keypoints, poses_to_keypoints
+from .convert import (
+    COORDINATES_INPUT,
+    NodeInputError,
+    image_to_chw,
+    pose_preview,
+    poses_from_keypoints,
+    poses_to_keypoints,
+)
+from .node_types import CATEGORY, CropInfo
 
-CATEGORY = "RPT-GAN"
 NO_CROP = "off"
 SOURCE_ASPECT = "source"
 ASPECT_PRESETS = ("deepfashion", "synthetic", "market")
@@ -44,22 +49,6 @@ def _aspect(choice: str) -> tuple[float | None, float]:
     return config.image_width / config.image_height, config.letterbox_fill
 
 
-@dataclass(frozen=True)
-class CropInfo:
-    """How a LoadPersonImage output was cut from its photo (the RPTGAN_CROP type).
-
-    Attributes:
-        frame: the whole photo, (1, 3, H, W) float32 in [0, 1].
-        box: the window the output shows, in photo pixels (may reach past the edges).
-    """
-
-    frame: torch.Tensor
-    box: CropBox
-
-    @property
-    def output_size(self) -> tuple[int, int]:
-        """(height, width) of the cropped image."""
-        return self.box.height, self.box.width
 
 
 class LoadPersonImage:
@@ -141,17 +130,6 @@ class LoadPersonImage:
         return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
 
 
-
-
-def pose_preview(poses: list[Pose]) -> torch.Tensor:
-    """Skeletons of every frame on black, all on the first frame's canvas (scaled down as far as
-    ``MAX_PREVIEW_BYTES`` needs): IMAGE (N, H, W, 3)."""
-    width, height = poses[0].width, poses[0].height
-    shrink = min(1.0, (MAX_PREVIEW_BYTES / (len(poses) * width * height * 3 * 4)) ** 0.5)
-    width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
-    pictures = [draw_skeleton(p if (p.width, p.height) == (width, height) else p.resized(width, height))
-                for p in poses]
-    return torch.from_numpy(np.stack(pictures).astype(np.float32) / 255.0)
 
 
 class LoadPoseKeypoints:

@@ -25,7 +25,7 @@ from .convert import (
     poses_to_keypoints,
     require_people,
 )
-from .loaders import CATEGORY
+from .node_types import CATEGORY
 
 IF_NO_PERSON = ("error", "empty pose")
 NO_LIMB = "none"

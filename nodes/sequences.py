@@ -10,8 +10,15 @@ from rptgan_core.pose import PoseError
 from rptgan_core.pose_library import PoseLibraryError
 
 from . import comfy_compat
-from .convert import COORDINATES_INPUT, NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
-from .loaders import CATEGORY, pose_preview
+from .convert import (
+    COORDINATES_INPUT,
+    NodeInputError,
+    pose_preview,
+    poses_from_keypoints,
+    poses_to_keypoints,
+    require_people,
+)
+from .node_types import CATEGORY
 
 _EXTRA_KEYFRAMES = ("keyframes_2", "keyframes_3", "keyframes_4")
 

@@ -23,7 +23,7 @@ from .convert import (
     poses_from_keypoints,
     require_people,
 )
-from .loaders import CATEGORY, CropInfo
+from .node_types import CATEGORY, CropInfo
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")

@@ -17,7 +17,7 @@ from rptgan_core.upscale import (
 
 from . import comfy_compat
 from .convert import NodeInputError, check_image, chw_to_image, image_to_chw
-from .loaders import CATEGORY
+from .node_types import CATEGORY
 
 NO_MODEL = "none"
 _SAFETENSORS = (".safetensors", ".sft")

@@ -1,14 +1,21 @@
 """rptgan_core: RPT-GAN pose-guided person image synthesis as a plain PyTorch library.
 
-Modules: ``pose`` (keypoints, formats, pose maps, geometry), ``config`` (model
-configs and presets), ``networks`` (the paper's generator and the flow
-generator, discriminators, encoders), ``processing`` (the generator's one
-input/output path), ``checkpoint`` (safetensors with the config inside),
-``inference`` (images and target poses in, images out). For training and
-scoring: ``evaluation`` and ``pose_metrics`` (figures beside copy-source,
-best-blur and no-pose baselines), ``metrics``, ``losses``, ``data``,
-``augment``, ``synthetic``, ``train_config``, ``train_state``. Nothing here
-imports ComfyUI.
+Nothing here imports ComfyUI (``tests/test_layering.py`` checks). Modules:
+
+- Inference: ``pose`` (keypoints, formats, pose maps, geometry), ``config`` (model
+  configs and presets), ``networks`` (the paper's generator and the flow generator,
+  discriminators, encoders), ``processing`` (the generator's one input/output path),
+  ``checkpoint`` (safetensors with the config inside), ``inference`` (images and
+  target poses in, images out), ``export`` (ONNX), ``upscale``, ``estimation`` (pose
+  estimators behind one registry).
+- Poses and framing: ``pose_edit``, ``pose_library``, ``keyframes``, ``framing``
+  (boxes around people, crops, pasting back).
+- Files and inputs: ``imageio`` (the one image reader), ``jsonio`` (the bounded JSON
+  reader), ``files``, ``limits`` (every size an input can set), ``errors``.
+- Training and scoring: ``data``, ``augment``, ``losses``, ``train_config``,
+  ``train_state``, ``finetune``, ``synthetic`` (SyntheticPeople), ``video_people``
+  (datasets from video), ``evaluation`` and ``pose_metrics`` (figures beside
+  copy-source, best-blur and no-pose baselines), ``metrics``, ``protocols``.
 """
 
 __version__ = "0.1.0"
