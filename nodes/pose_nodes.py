@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from rptgan_core import pose_edit
-from rptgan_core.pose import KEYPOINT_NAMES, Pose, draw_skeleton, resize_image
+from rptgan_core.pose import KEYPOINT_NAMES, Pose, PoseError, draw_skeleton, resize_image
 
 from . import comfy_compat, estimators
 from .convert import (
@@ -186,31 +186,15 @@ class EditPose:
             sources = poses_from_keypoints(retarget_to, "retarget_to", coordinates=coordinates)
             require_people(sources[:1], "retarget_to")
             source = sources[0]
-
-        edited = []
-        for frame in poses:
-            if frame.num_people == 0:
-                edited.append(frame)
-                continue
-            if source is not None:
-                frame = pose_edit.retarget(frame, source, people=people)
-            if limb != NO_LIMB and limb_angle:
-                frame = pose_edit.rotate_limb(frame, limb, limb_angle, people)
-            if keypoint != NO_KEYPOINT:
-                if keypoint_action == "set":
-                    frame = pose_edit.set_keypoint(frame, keypoint, keypoint_x * (frame.width - 1),
-                                                   keypoint_y * (frame.height - 1), people=people)
-                else:
-                    frame = pose_edit.clear_keypoint(frame, keypoint, people)
-            if mirror:
-                frame = pose_edit.mirror_pose(frame, people)
-            if scale != 1.0:
-                frame = pose_edit.scale_pose(frame, scale, people)
-            if rotate:
-                frame = pose_edit.rotate_pose(frame, rotate, people)
-            if translate_x or translate_y:
-                frame = pose_edit.translate_pose(frame, translate_x * frame.width, translate_y * frame.height, people)
-            edited.append(frame)
+        edits = pose_edit.PoseEdits(
+            retarget_to=source, limb=None if limb == NO_LIMB else limb, limb_angle=limb_angle,
+            keypoint=None if keypoint == NO_KEYPOINT else keypoint, keypoint_x=keypoint_x, keypoint_y=keypoint_y,
+            clear_keypoint=keypoint_action == "clear", mirror=mirror, scale=scale, rotate=rotate,
+            translate_x=translate_x, translate_y=translate_y)
+        try:
+            edited = [pose_edit.apply_edits(frame, edits, people) for frame in poses]
+        except PoseError as error:
+            raise NodeInputError(f"edit: {error}") from None
 
         backgrounds, saved = self._backgrounds(image, edited)
         previews = [_skeleton_over(frame, backgrounds[i] if backgrounds else None) for i, frame in enumerate(edited)]

@@ -10,6 +10,7 @@ Angles are degrees, clockwise on screen (y points down), as ``rotation_matrix``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -254,3 +255,57 @@ def retarget(target: Pose, source: Pose, source_person: int | None = None,
         return keypoints, extras
 
     return _map_people(target, people, edit)
+
+
+@dataclass(frozen=True)
+class PoseEdits:
+    """A set of edits for ``apply_edits``, applied to every selected person in this order.
+
+    Attributes:
+        retarget_to: give the pose this person's limb lengths (``retarget``), or None.
+        limb, limb_angle: turn ``limb`` (a ``LIMB_JOINTS`` name) by degrees clockwise about its joint.
+        keypoint, keypoint_x, keypoint_y: move that keypoint to (x, y), fractions of the canvas
+            (0..1); with ``clear_keypoint`` make it missing instead.
+        mirror: flip left and right.
+        scale, rotate: about the pose's centre; rotate in degrees clockwise.
+        translate_x, translate_y: fractions of the canvas width and height.
+    """
+
+    retarget_to: Pose | None = None
+    limb: str | None = None
+    limb_angle: float = 0.0
+    keypoint: str | None = None
+    keypoint_x: float = 0.5
+    keypoint_y: float = 0.5
+    clear_keypoint: bool = False
+    mirror: bool = False
+    scale: float = 1.0
+    rotate: float = 0.0
+    translate_x: float = 0.0
+    translate_y: float = 0.0
+
+
+def apply_edits(pose: Pose, edits: PoseEdits, people: Iterable[int] | None = None) -> Pose:
+    """``pose`` with ``edits`` applied to ``people`` (all when None); a frame with nobody is unchanged."""
+    if pose.num_people == 0:
+        return pose
+    people = None if people is None else list(people)
+    if edits.retarget_to is not None:
+        pose = retarget(pose, edits.retarget_to, people=people)
+    if edits.limb is not None and edits.limb_angle:
+        pose = rotate_limb(pose, edits.limb, edits.limb_angle, people)
+    if edits.keypoint is not None:
+        if edits.clear_keypoint:
+            pose = clear_keypoint(pose, edits.keypoint, people)
+        else:
+            pose = set_keypoint(pose, edits.keypoint, edits.keypoint_x * (pose.width - 1),
+                                edits.keypoint_y * (pose.height - 1), people=people)
+    if edits.mirror:
+        pose = mirror_pose(pose, people)
+    if edits.scale != 1.0:
+        pose = scale_pose(pose, edits.scale, people)
+    if edits.rotate:
+        pose = rotate_pose(pose, edits.rotate, people)
+    if edits.translate_x or edits.translate_y:
+        pose = translate_pose(pose, edits.translate_x * pose.width, edits.translate_y * pose.height, people)
+    return pose

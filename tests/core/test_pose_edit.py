@@ -133,3 +133,27 @@ def test_retarget_takes_the_source_proportions_and_keeps_the_size(make_person):
 def test_retarget_needs_a_source_person(pose):
     with pytest.raises(PoseError, match="source pose has no person"):
         pose_edit.retarget(pose, Pose.empty(100, 200))
+
+
+def test_apply_edits_is_the_edits_one_after_another(make_person):
+    from rptgan_core.pose_edit import (
+        PoseEdits,
+        apply_edits,
+        mirror_pose,
+        rotate_limb,
+        rotate_pose,
+        scale_pose,
+        set_keypoint,
+        translate_pose,
+    )
+
+    two = Pose(np.stack([make_person(200, 200, -0.2), make_person(200, 200, 0.2)]), 200, 200)
+    edits = PoseEdits(limb="left_arm", limb_angle=-90.0, keypoint="nose", keypoint_x=0.5, keypoint_y=0.1,
+                      mirror=True, scale=0.8, rotate=10.0, translate_x=0.05)
+    by_hand = rotate_limb(two, "left_arm", -90.0, [1])
+    by_hand = set_keypoint(by_hand, "nose", 0.5 * 199, 0.1 * 199, people=[1])
+    by_hand = translate_pose(rotate_pose(scale_pose(mirror_pose(by_hand, [1]), 0.8, [1]), 10.0, [1]), 10.0, 0.0, [1])
+    edited = apply_edits(two, edits, [1])
+    assert np.allclose(edited.keypoints, by_hand.keypoints)
+    assert np.array_equal(edited.keypoints[0], two.keypoints[0])  # the other person is untouched
+    assert apply_edits(Pose.empty(200, 200), edits).num_people == 0
