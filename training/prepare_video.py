@@ -276,6 +276,9 @@ def prepare(args: argparse.Namespace) -> dict:
         raise SystemExit("--test-fraction must be between 0 and 1")
     if args.crop_every < 1 or args.min_track < 2 or args.max_frames < 1:
         raise SystemExit("--crop-every and --max-frames must be at least 1 and --min-track at least 2")
+    missing = [path for path in args.videos if not os.path.isfile(path)]
+    if missing:  # before the estimator starts, which takes seconds
+        raise SystemExit(f"video not found: {', '.join(missing)}")
     options = {"model_dir": args.model_dir} if args.model_dir else {}
     try:
         estimator = create_estimator(args.estimator, **options)
