@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -239,8 +239,16 @@ def evaluate_generator(generator, pairs: PairList, fill: float, convention: str 
                        corruption: str = "none", variants: bool = True,
                        on_batch: Callable[[ScoredBatch], None] | None = None) -> dict[str, float]:
     """Scores over the first ``limit`` pairs beside their baselines (see ``summarise``)."""
+    return score_batches(generate_pairs(generator, pairs, fill, limit, batch_size, corruption, variants),
+                         convention, protocol, on_batch)
+
+
+def score_batches(batches: Iterable[ScoredBatch], convention: str = "plain", protocol: str = "plain",
+                  on_batch: Callable[[ScoredBatch], None] | None = None) -> dict[str, float]:
+    """``summarise`` of every batch's scores; ``on_batch`` sees each batch after it is scored
+    (the batches may come from a generator or from a folder of another method's results)."""
     collected: dict[str, list[np.ndarray]] = {}
-    for batch in generate_pairs(generator, pairs, fill, limit, batch_size, corruption, variants):
+    for batch in batches:
         for name, values in score_batch(batch, convention, protocol).items():
             collected.setdefault(name, []).append(values)
         if on_batch is not None:

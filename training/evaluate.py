@@ -57,8 +57,7 @@ from rptgan_core.evaluation import (  # noqa: E402
     generate_pairs,
     load_scoring_batch,
     pair_names,
-    score_batch,
-    summarise,
+    score_batches,
 )
 from rptgan_core.inference import resolve_device  # noqa: E402
 from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
@@ -192,13 +191,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
             raise SystemExit("--corruption and --as-written apply to --checkpoint runs only")
         batches = folder_batches(args.generated, pairs, limit, args.batch_size, args.protocol)
 
-    collected: dict[str, list[np.ndarray]] = {}
     generated_all, target_all = [], []
     counts: dict[str, list[int]] = {}
     estimator = create_estimator(args.pckh) if args.pckh else None
-    for batch in batches:
-        for name, values in score_batch(batch, args.convention, args.protocol).items():
-            collected.setdefault(name, []).append(values)
+
+    def keep(batch) -> None:
         if estimator is not None:
             count_pckh(estimator, batch, counts)
         generated_all.append(batch.generated)
@@ -209,7 +206,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
 
             for image, name in zip(batch.generated, batch.names):
                 Image.fromarray(image).save(os.path.join(args.save_images, name + ".png"))
-    scores: dict[str, object] = summarise(collected)
+
+    scores: dict[str, object] = score_batches(batches, args.convention, args.protocol, keep)
     for name, (correct, total, found, images) in counts.items():
         scores[name] = correct / total if total else float("nan")
         scores[f"{name}_detected"] = found / images
