@@ -49,8 +49,6 @@ def _aspect(choice: str) -> tuple[float | None, float]:
     return config.image_width / config.image_height, config.letterbox_fill
 
 
-
-
 class LoadPersonImage:
     """A person photo from ComfyUI's input folder, optionally framed on the person."""
 
@@ -130,8 +128,6 @@ class LoadPersonImage:
         return (cropped.permute(0, 2, 3, 1).contiguous(), cropped_mask[:, 0].contiguous(), info)
 
 
-
-
 class LoadPoseKeypoints:
     """Poses from a JSON file in the input folder: OpenPose JSON (one frame or a list of
     frames, pixel or normalised coordinates, 18, 25 or 33 keypoints a person)."""
@@ -172,8 +168,6 @@ class LoadPoseKeypoints:
         data = read_json_file(path, f"pose_file: {pose_file!r}", NodeInputError)
         poses = poses_from_keypoints(data, "pose_file", (canvas_width, canvas_height), coordinates)
         return (poses_to_keypoints(poses), pose_preview(poses), len(poses))
-
-
 
 
 class LoadVideoFrames:

@@ -196,15 +196,16 @@ def _header_from(handle: BinaryIO, path: str, size: int) -> tuple[dict[str, Any]
     return header, 8 + header_length + data_end
 
 
-def _read_header(path: str) -> dict[str, Any]:
+def _read_header(path: str) -> tuple[dict[str, Any], int]:
+    """The file's header and the bytes its whole content takes (see ``_header_from``)."""
     with _open_file(path) as handle:
-        return _header_from(handle, path, os.fstat(handle.fileno()).st_size)[0]
+        return _header_from(handle, path, os.fstat(handle.fileno()).st_size)
 
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Validate the file and its metadata without reading the tensors."""
     path = os.fspath(path)
-    return _info_from_header(path, _read_header(path))
+    return _info_from_header(path, _read_header(path)[0])
 
 
 def _info_from_header(path: str, header: dict[str, Any]) -> CheckpointInfo:
@@ -252,15 +253,13 @@ def _load_into(module: nn.Module, tensors: Mapping[str, torch.Tensor], prefix: s
     module.load_state_dict({name: tensor.to(expected[name].dtype) for name, tensor in own.items()})
 
 
-def _read_tensors(path: str, header: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Every tensor of the file, from one read of its bytes into memory, whose header must be
-    ``header`` (the one its config and shapes were checked in). No memory map: a file
-    rewritten in place while it loads would otherwise kill the process (SIGBUS), and one
-    replaced between two reads would pair one file's config with another's weights."""
+def _read_tensors(path: str, header: dict[str, Any], total: int) -> dict[str, torch.Tensor]:
+    """Every tensor of the file, from one read of its first ``total`` bytes into memory, whose
+    header must be ``header`` (the one its config and shapes were checked in). No memory map:
+    a file rewritten in place while it loads would otherwise kill the process (SIGBUS), and
+    one replaced between two reads would pair one file's config with another's weights."""
     with _open_file(path) as handle:
         before = os.fstat(handle.fileno())
-        _, total = _header_from(handle, path, before.st_size)
-        handle.seek(0)
         data = handle.read(total)
         after = os.fstat(handle.fileno())
     changed = (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) < total
@@ -312,12 +311,12 @@ def _load_network(path: str | os.PathLike, build, prefix: str, need_discriminato
     """(info, the network ``build(config)`` filled from the file's ``prefix`` tensors): the config
     and declared shapes are checked before anything is allocated or any tensor read."""
     path = os.fspath(path)
-    header = _read_header(path)
+    header, total = _read_header(path)
     info = _info_from_header(path, header)
     if need_discriminator and not info.has_discriminator:
         raise CheckpointError(f"{path} holds no discriminator (an inference-only checkpoint)")
     _check_declared_shapes(path, header, lambda: build(info.config), prefix)
-    tensors = _read_tensors(path, header)
+    tensors = _read_tensors(path, header, total)
     network = build(info.config)
     _load_into(network, tensors, prefix, path)
     return info, network

@@ -31,8 +31,8 @@ _EXIF_ORIENTATION = 0x0112
 _TIFF_BITS_PER_SAMPLE = 258
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-T = TypeVar("T")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+T = TypeVar("T")
 
 
 class ImageLoadError(RptganError, ValueError):
@@ -156,37 +156,26 @@ def _checked_size(picture: Image.Image, path: str) -> tuple[int, int]:
     return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
 
 
-def _open(path: str):
-    """Pillow's lazy open (header only), with its errors as ``ImageLoadError``."""
+def _read(path: str, action: Callable[[Image.Image], T]) -> T:
+    """``action(picture)`` on the lazily opened file (Pillow reads the header first), every
+    failure to open or decode it as ``ImageLoadError`` naming the file."""
     if not os.path.isfile(path):
         raise ImageLoadError(f"image file not found: {path}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+            with Image.open(path) as picture:
+                return action(picture)
+    except ImageLoadError as error:
+        if str(error).startswith(path):
+            raise
+        raise ImageLoadError(f"{path}: {error}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageLoadError(f"{path}: image is too large to load safely ({error})") from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{path} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageLoadError(f"{path}: the image data is corrupt or truncated ({error})") from None
-
-
-def _read(path: str, action: Callable[[Image.Image], T]) -> T:
-    """``action(picture)`` on the lazily opened file, every decoding failure as ``ImageLoadError``."""
-    with _open(path) as picture:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                return action(picture)
-        except ImageLoadError as error:
-            if str(error).startswith(path):
-                raise
-            raise ImageLoadError(f"{path}: {error}") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ImageLoadError(f"{path}: image is too large to load safely ({error})") from None
-        except (OSError, SyntaxError, ValueError) as error:
-            raise ImageLoadError(f"{path}: the image data is corrupt or truncated ({error})") from None
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:

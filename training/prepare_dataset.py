@@ -37,7 +37,7 @@ from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.estimation import EstimatorUnavailable, create_estimator  # noqa: E402
 from rptgan_core.framing import crop_to_box, person_box  # noqa: E402
 from rptgan_core.imageio import (  # noqa: E402
-    IMAGE_EXTENSIONS,  # noqa: E402
+    IMAGE_EXTENSIONS,
     ImageLoadError,
     load_image,
 )
@@ -92,13 +92,13 @@ def list_photos(root: str) -> dict[str, list[str]]:
     """{identity: photo paths} from ``root/<identity>/*``; identities with fewer than two photos are dropped."""
     if not os.path.isdir(root):
         raise SystemExit(f"photo folder not found: {root}")
-    people = {}
+    people: dict[str, list[str]] = {}
     for folder in sorted(os.listdir(root)):
         path = os.path.join(root, folder)
         if os.path.isdir(path):
             photos = sorted(os.path.join(path, n) for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
             if len(photos) >= 2:
-                people[safe_name(folder, set(people), "identity folder")] = photos
+                people[safe_name(folder, set(people), "identity folder")] = photos  # the names taken so far
     if not people:
         raise SystemExit(f"{root}: need sub-folders (one per person) with at least two photos each")
     return people
