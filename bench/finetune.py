@@ -3,7 +3,7 @@
     python bench/finetune.py CLIP [--checkpoint checkpoints/rptgan-synthetic-demo.safetensors] [--steps 300] [--json]
 
 Reads the clip's frames as Load Video Frames does, estimates their poses
-(MediaPipe), fine-tunes on the first four fifths with ``rptgan_core.finetune``
+(MediaPipe), fine-tunes on the first four fifths with ``rptgan_core.training.finetune``
 (the node's loop, its default settings), and scores held-out pairs of the last
 fifth (poses the fine-tune never saw, pairs whose pose changed at least
 ``--min-pose-change``), every frame as the node sees it: the whole frame
@@ -32,11 +32,11 @@ import torch  # noqa: E402
 
 from rptgan_core.checkpoint import load_generator  # noqa: E402
 from rptgan_core.estimation import create_estimator  # noqa: E402
-from rptgan_core.finetune import FineTuneConfig, FineTuneData, finetune  # noqa: E402
 from rptgan_core.framing import crop_frames_to_person  # noqa: E402
-from rptgan_core.metrics import ssim, to_uint8  # noqa: E402
-from rptgan_core.pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1  # noqa: E402
 from rptgan_core.processing import generate  # noqa: E402
+from rptgan_core.training.finetune import FineTuneConfig, FineTuneData, finetune  # noqa: E402
+from rptgan_core.training.metrics import ssim, to_uint8  # noqa: E402
+from rptgan_core.training.pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1  # noqa: E402
 from rptgan_core.video_people import keypoint_shift, read_video  # noqa: E402
 
 TARGET_SECONDS = 600

@@ -7,7 +7,7 @@ the 256x176 canvas) and DeepFashion's 256x176 (preset "deepfashion"), both with
 the paper's ResNet-50 encoder (random weights: speed does not depend on them),
 and the SyntheticPeople demo's flow generator at 128x96 ("synthetic-flow"), on
 SyntheticPeople images (synthetic data) of those sizes, through the same
-DataLoader, augmentation and GAN step as training/train.py. Each runs in float32
+DataLoader, augmentation and GAN step (``rptgan_core.training.step``) as training. Each runs in float32
 and in bfloat16 mixed precision (autocast) side by side where the device
 computes bfloat16 natively; on the CPU, and on the GPU too when one is present.
 Figures are medians over the timed steps (the first ``--warmup`` are dropped).
@@ -18,7 +18,6 @@ the last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -36,26 +35,19 @@ from accelerate import Accelerator  # noqa: E402
 from accelerate.state import AcceleratorState  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from rptgan_core.augment import AugmentConfig  # noqa: E402
 from rptgan_core.config import get_config  # noqa: E402
-from rptgan_core.data import EpochSampler, PairDataset, collate, read_patn_split  # noqa: E402
 from rptgan_core.inference import has_native_bf16  # noqa: E402
-from rptgan_core.losses import LossConfig  # noqa: E402
 from rptgan_core.networks import build_discriminator, build_generator  # noqa: E402
-from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
+from rptgan_core.training.augment import AugmentConfig  # noqa: E402
+from rptgan_core.training.data import EpochSampler, PairDataset, collate, read_patn_split  # noqa: E402
+from rptgan_core.training.losses import LossConfig  # noqa: E402
+from rptgan_core.training.step import gan_step  # noqa: E402
+from rptgan_core.training.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
 
 SIZES = {"128x64": ("market", 128, 64), "256x176": ("deepfashion", 256, 176), "128x96": ("synthetic-flow", 128, 96)}
 
 
-def _train_module():
-    spec = importlib.util.spec_from_file_location("rptgan_train_for_bench", os.path.join(REPO, "training", "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def bench_size(name: str, device: str, precision: str, args: argparse.Namespace, root: str,
-               gan_step) -> dict[str, float]:
+def bench_size(name: str, device: str, precision: str, args: argparse.Namespace, root: str) -> dict[str, float]:
     preset, height, width = SIZES[name]
     data = os.path.join(root, name)
     if not os.path.isdir(data):
@@ -109,7 +101,6 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    gan_step = _train_module().gan_step
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = []
     with tempfile.TemporaryDirectory() as root:
@@ -117,7 +108,7 @@ def main() -> None:
             native_bf16 = has_native_bf16(torch.device(device))
             for size in args.sizes:
                 for precision in ["no"] + (["bf16"] if native_bf16 else []):
-                    row = bench_size(size, device, precision, args, root, gan_step)
+                    row = bench_size(size, device, precision, args, root)
                     results.append(row)
                     _print_row(row)
                 if native_bf16:

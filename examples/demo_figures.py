@@ -35,13 +35,19 @@ sys.path.insert(0, HERE)
 
 from make_assets import HEIGHT, WIDTH, neutral_angles, wave_angles  # noqa: E402
 
-from rptgan_core.evaluation import generate_pairs  # noqa: E402
 from rptgan_core.inference import PoseTransferPipeline  # noqa: E402
-from rptgan_core.metrics import to_uint8  # noqa: E402
 from rptgan_core.pose import Pose, draw_skeleton  # noqa: E402
 from rptgan_core.pose_edit import rotate_limb  # noqa: E402
-from rptgan_core.pose_metrics import moved_region, region_l1  # noqa: E402
-from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, identity_ranges, render_person, sample_identity  # noqa: E402
+from rptgan_core.training.evaluation import generate_pairs  # noqa: E402
+from rptgan_core.training.metrics import to_uint8  # noqa: E402
+from rptgan_core.training.pose_metrics import moved_region, region_l1  # noqa: E402
+from rptgan_core.training.synthetic import (  # noqa: E402
+    SYNTHETIC_LABEL,
+    SyntheticPeopleSpec,
+    identity_ranges,
+    render_person,
+    sample_identity,
+)
 
 DEMO = os.path.join(REPO, "checkpoints", "rptgan-synthetic-demo.safetensors")
 EDIT_LIMB, EDIT_DEGREES = "left_arm", -110.0  # as example_workflows/rptgan_edit_pose.json edits the pose
@@ -74,7 +80,7 @@ def held_out_pairs(pipeline: PoseTransferPipeline, rows: int) -> Image.Image:
 
 def pairs_grid(pipeline: PoseTransferPipeline, pairs, limit: int, rows: int, caption: str) -> Image.Image:
     """``rows`` of the first ``limit`` pairs, evenly spaced: source | target pose | output | ground truth | no pose."""
-    from rptgan_core.data import PairList
+    from rptgan_core.training.data import PairList
 
     chosen = pairs.pairs[: limit][:: max(1, limit // rows)][:rows]
     tiles = []
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     pipeline = PoseTransferPipeline.from_checkpoint(args.checkpoint, device="cpu", dtype="float32")
     if args.data:
-        from rptgan_core.data import read_patn_split
+        from rptgan_core.training.data import read_patn_split
 
         pairs = read_patn_split(args.data, "test", identity="folder")
         pairs_grid(pipeline, pairs, len(pairs.pairs), args.rows, args.caption).save(args.out)

@@ -26,7 +26,13 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rptgan_core.pose import poses_to_openpose_json  # noqa: E402
-from rptgan_core.synthetic import SYNTHETIC_LABEL, SyntheticPeopleSpec, identity_ranges, render_person, sample_identity  # noqa: E402
+from rptgan_core.training.synthetic import (  # noqa: E402
+    SYNTHETIC_LABEL,
+    SyntheticPeopleSpec,
+    identity_ranges,
+    render_person,
+    sample_identity,
+)
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 FRAMES = 8
@@ -76,8 +82,8 @@ def main() -> None:
         handle.write(
             "# Example assets: synthetic data\n\n"
             f"Every file here is {SYNTHETIC_LABEL}, rendered by `examples/make_assets.py` with\n"
-            f"`rptgan_core.synthetic` (seed {spec.seed}, identity {identity}, a test identity the demo checkpoint\n"
-            "was not trained on). No photograph of a real person is included.\n\n"
+            f"`rptgan_core.training.synthetic` (seed {spec.seed}, identity {identity}, a test identity the demo\n"
+            "checkpoint was not trained on). No photograph of a real person is included.\n\n"
             "- `synthetic_person.png`: the source image (96x128).\n"
             "- `synthetic_person_pose.json`: its keypoints, OpenPose JSON (one frame).\n"
             f"- `synthetic_wave_sequence.json`: {FRAMES} target poses of the same body waving, OpenPose JSON.\n"

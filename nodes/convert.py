@@ -107,7 +107,7 @@ def poses_from_keypoints(value: Any, name: str = "pose", canvas_size: tuple[int,
 
 def require_people(poses: list[Pose], name: str = "pose") -> None:
     """Raise when any frame has nobody with a visible keypoint."""
-    empty = [i for i, pose in enumerate(poses) if pose.num_people == 0 or not pose.visible.any()]
+    empty = [i for i, pose in enumerate(poses) if not pose.has_person]
     if empty:
         which = "frame " + str(empty[0]) if len(empty) == 1 else f"frames {empty[:5]}{'...' if len(empty) > 5 else ''}"
         raise NodeInputError(f"{name}: {which} of {len(poses)} has no person (no visible keypoints)")

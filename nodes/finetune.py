@@ -77,8 +77,8 @@ class FineTune:
                coordinates: str):
         # Loaded on first use: importing the pack stays light.
         from rptgan_core.checkpoint import CheckpointError, load_generator, save_checkpoint
-        from rptgan_core.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune
         from rptgan_core.inference import PoseTransferPipeline, resolve_device
+        from rptgan_core.training.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune
 
         images = check_image(images)
         if not isinstance(save_as, str) or not _SAVE_NAME.fullmatch(save_as):

@@ -111,7 +111,7 @@ class LoadPersonImage:
         if person_crop != NO_CROP:
             picture = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
             pose = estimators.get_estimator(person_crop).estimate(picture)
-            if pose.num_people == 0 or not pose.visible.any():
+            if not pose.has_person:
                 raise NodeInputError(f"person_crop: {person_crop} found no person in {image!r}")
             box = person_box(pose, (loaded.height, loaded.width), ratio, margin)
         elif ratio is not None:

@@ -76,7 +76,7 @@ class EstimatePose:
         for index in range(len(image)):
             picture = image_to_uint8(image, index)
             pose = estimator.estimate(picture)
-            if (pose.num_people == 0 or not pose.visible.any()) and if_no_person == "error":
+            if not pose.has_person and if_no_person == "error":
                 raise NodeInputError(
                     f"no person found in image {index} of {len(image)} by the {backend!r} pose estimator; "
                     "use a clearer photo, another backend, or set if_no_person to 'empty pose'"

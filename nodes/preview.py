@@ -1,7 +1,7 @@
 """The pose editor's live preview: the source image re-posed for one pose, outside the queue.
 
 ``render_preview`` runs exactly what Pose Transfer runs (its ``generate``, the
-same cached model for the same checkpoint, device and precision, output on the
+same cached model the checkpoint loader gives for the same checkpoint, device and precision, output on the
 pose canvas), so the picture the editor shows is the one a queued run gives
 for the same pose. ``PreviewGate`` lets a burst of drags through one at a time,
 newest first: a request that a newer one from the same editor has overtaken
@@ -26,7 +26,7 @@ from rptgan_core.limits import MAX_EDITORS, MAX_REQUEST_BYTES, MAX_SOURCE_PIXELS
 
 from . import comfy_compat
 from .convert import NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
-from .transfer import USE_MODEL_INPUT, PoseTransfer, checkpoint_choices
+from .transfer import PoseTransfer, checkpoint_choices, load_pipeline
 
 IMAGE_FOLDERS = ("input", "temp")
 
@@ -82,9 +82,9 @@ def render_preview(request: dict) -> bytes:
     Transfer does) and ``precision``.
     """
     checkpoint = request.get("checkpoint")
-    if not isinstance(checkpoint, str) or checkpoint == USE_MODEL_INPUT or checkpoint not in checkpoint_choices():
+    if not isinstance(checkpoint, str) or checkpoint not in checkpoint_choices():
         raise NodeInputError(f"checkpoint: {checkpoint!r} is not in the rptgan model folders; choose one of "
-                             f"{[c for c in checkpoint_choices() if c != USE_MODEL_INPUT]}")
+                             f"{checkpoint_choices()}")
     precision = request.get("precision", "auto")
     image = _source_image(request.get("image"))
     size = (image.shape[2], image.shape[1])
@@ -95,8 +95,8 @@ def render_preview(request: dict) -> bytes:
         source_pose = poses_from_keypoints(source_pose, "source_pose", size)[:1]
         require_people(source_pose, "source_pose")
     # As Edit Pose hands its result on: the pose in the ecosystem's POSE_KEYPOINT convention.
-    generated = PoseTransfer().generate(image, poses_to_keypoints(poses), checkpoint, precision=precision,
-                                        output="pose canvas", batch_size=1,
+    model = load_pipeline(checkpoint, precision=precision)
+    generated = PoseTransfer().generate(image, poses_to_keypoints(poses), model, output="pose canvas", batch_size=1,
                                         source_pose=None if source_pose is None else poses_to_keypoints(source_pose))[0]
     picture = (generated[0].numpy() * 255).round().astype(np.uint8)
     buffer = io.BytesIO()

@@ -27,7 +27,7 @@ from rptgan_core.pose_library import PoseLibraryError
 
 from . import comfy_compat, preview
 from .convert import NodeInputError, poses_from_keypoints, poses_to_keypoints
-from .transfer import USE_MODEL_INPUT, checkpoint_choices
+from .transfer import checkpoint_choices
 
 PREFIX = "/rptgan"
 _gate: preview.PreviewGate | None = None
@@ -75,7 +75,7 @@ def _handlers(web):
                             headers={"Cache-Control": "no-store", "X-RPTGAN-Milliseconds": f"{milliseconds:.1f}"})
 
     async def models(request):
-        return web.json_response({"checkpoints": [c for c in checkpoint_choices() if c != USE_MODEL_INPUT]})
+        return web.json_response({"checkpoints": checkpoint_choices()})
 
     async def pose_names(request):
         folder = comfy_compat.pose_library_directory()

@@ -32,19 +32,17 @@ DEVICE_OPTIONS = {"default": "auto", "tooltip": "auto: the device ComfyUI uses"}
 PRECISION_OPTIONS = {"default": "auto",
                      "tooltip": "auto: bfloat16 on a CPU or GPU that computes it natively (several times faster), "
                                 "float16 on other GPUs, float32 elsewhere; float32 for exact results"}
-USE_MODEL_INPUT = "(use the model input)"
 _ASPECT_TOLERANCE = 0.02
 # The pasted result fades into the photo over this share of the crop's shorter side.
 PASTE_FEATHER = 0.08
 _CACHE_SIZE = 2
 _pipelines: OrderedDict[tuple, object] = OrderedDict()
 _pipelines_lock = threading.Lock()
-# ComfyUI passes a linked input to VALIDATE_INPUTS as None and leaves an unlinked one out.
-_UNLINKED = object()
 
 
 def checkpoint_choices() -> list[str]:
-    return comfy_compat.model_files(comfy_compat.MODEL_FOLDER) + [USE_MODEL_INPUT]
+    """The checkpoint files in the rptgan model folders, as the dropdowns list them."""
+    return comfy_compat.model_files(comfy_compat.MODEL_FOLDER)
 
 
 def _checkpoint_combo(choices: list[str], tooltip: str) -> tuple:
@@ -53,22 +51,14 @@ def _checkpoint_combo(choices: list[str], tooltip: str) -> tuple:
     return (choices, {"default": choices[0] if choices else None, "tooltip": tooltip})
 
 
-def _validate_checkpoint(checkpoint: str) -> bool | str:
-    if checkpoint == USE_MODEL_INPUT or checkpoint in comfy_compat.model_files(comfy_compat.MODEL_FOLDER):
-        return True
-    return (f"checkpoint {checkpoint!r} is not in the rptgan model folders; put RPT-GAN .safetensors "
-            "checkpoints in ComfyUI/models/rptgan")
-
-
 def load_pipeline(checkpoint: str, device: str = "auto", precision: str = "auto"):
-    """The PoseTransferPipeline for a checkpoint name, loaded once and kept while the file is unchanged."""
+    """The PoseTransferPipeline for a checkpoint name, loaded once and kept while the file is unchanged
+    (the loader node and the editor's preview share it)."""
     from rptgan_core.inference import PoseTransferPipeline
 
-    if checkpoint == USE_MODEL_INPUT:
-        raise NodeInputError(
-            "checkpoint: none chosen; put an RPT-GAN checkpoint (.safetensors) in ComfyUI/models/rptgan and pick it, "
-            "or connect an RPT-GAN Checkpoint Loader to the model input"
-        )
+    if checkpoint not in checkpoint_choices():
+        raise NodeInputError(f"checkpoint {checkpoint!r} is not in the rptgan model folders; put RPT-GAN "
+                             ".safetensors checkpoints in ComfyUI/models/rptgan and choose one")
     if device not in DEVICES:
         raise NodeInputError(f"device: unknown choice {device!r}; choose one of {list(DEVICES)}")
     if precision not in PRECISIONS:
@@ -117,7 +107,7 @@ class CheckpointLoader:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "checkpoint": _checkpoint_combo(comfy_compat.model_files(comfy_compat.MODEL_FOLDER),
+                "checkpoint": _checkpoint_combo(checkpoint_choices(),
                                                 "an RPT-GAN .safetensors checkpoint from models/rptgan"),
                 "device": (list(DEVICES), DEVICE_OPTIONS),
                 "precision": (list(PRECISIONS), PRECISION_OPTIONS),
@@ -135,7 +125,8 @@ class PoseTransfer:
     DESCRIPTION = (
         "Generates the source person in each target pose: one pose gives one image, a pose sequence a batch of "
         "frames. Output at the model's size, on the pose canvas, or back in the source frame (pasted into the "
-        "original photo when LoadPersonImage's crop is connected)."
+        "original photo when LoadPersonImage's crop is connected). The model comes from RPT-GAN Checkpoint "
+        "Loader (or Fine-tune)."
     )
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE",)
@@ -149,9 +140,7 @@ class PoseTransfer:
             "required": {
                 "image": ("IMAGE", {"tooltip": "the source person (one image, or one per pose)"}),
                 "pose": ("POSE_KEYPOINT", {"tooltip": "target pose(s); each frame's main person is used"}),
-                "checkpoint": _checkpoint_combo(checkpoint_choices(), "ignored when the model input is connected"),
-                "device": (list(DEVICES), DEVICE_OPTIONS),
-                "precision": (list(PRECISIONS), PRECISION_OPTIONS),
+                "model": ("RPTGAN_MODEL", {"tooltip": "from RPT-GAN Checkpoint Loader, or Fine-tune"}),
                 "output": (list(OUTPUTS), {
                     "default": "model size",
                     "tooltip": "the model's canvas, the pose's canvas, or the source photo (pasted back at the crop "
@@ -159,7 +148,6 @@ class PoseTransfer:
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "images per forward pass"}),
             },
             "optional": {
-                "model": ("RPTGAN_MODEL", {"tooltip": "from the checkpoint loader; replaces checkpoint"}),
                 "crop": ("RPTGAN_CROP", {"tooltip": "from Load Person Image: paste results back into the photo"}),
                 "source_pose": ("POSE_KEYPOINT", {
                     "tooltip": "the pose of the source image (one frame, or one per source image); models that "
@@ -168,15 +156,8 @@ class PoseTransfer:
             },
         }
 
-    @classmethod
-    def VALIDATE_INPUTS(cls, checkpoint, model=_UNLINKED):
-        if model is not _UNLINKED:
-            return True  # a connected model makes the dropdown irrelevant
-        return _validate_checkpoint(checkpoint)
-
-    def generate(self, image, pose, checkpoint: str, device: str = "auto", precision: str = "auto",
-                 output: str = "model size", batch_size: int = 8, model=None, crop: CropInfo | None = None,
-                 source_pose=None, coordinates: str = "auto"):
+    def generate(self, image, pose, model, output: str = "model size", batch_size: int = 8,
+                 crop: CropInfo | None = None, source_pose=None, coordinates: str = "auto"):
         image = check_image(image)
         if output not in OUTPUTS:
             raise NodeInputError(f"output: unknown choice {output!r}; choose one of {list(OUTPUTS)}")
@@ -190,9 +171,9 @@ class PoseTransfer:
             )
         if crop is not None and not isinstance(crop, CropInfo):
             raise NodeInputError(f"crop: expected the crop output of Load Person Image, got {type(crop).__name__}")
-        pipeline = model if model is not None else load_pipeline(checkpoint, device, precision)
+        pipeline = model
         if not callable(pipeline) or not hasattr(pipeline, "config"):
-            raise NodeInputError(f"model: expected an RPT-GAN model from the checkpoint loader, "
+            raise NodeInputError(f"model: expected an RPT-GAN model from RPT-GAN Checkpoint Loader, "
                                  f"got {type(pipeline).__name__}")
 
         source_poses = self._source_poses(pipeline, image, source_pose, coordinates)
@@ -232,7 +213,7 @@ class PoseTransfer:
         poses = []
         for index in range(len(image)):
             found = estimator.estimate(image_to_uint8(image, index))
-            if found.num_people == 0 or not found.visible.any():
+            if not found.has_person:
                 raise NodeInputError(
                     f"{name}: the {backends[0]!r} estimator found no person in image {index}; connect the poses "
                     f"(Estimate Pose or Load Pose Keypoints) to {name}")

@@ -12,10 +12,11 @@ Nothing here imports ComfyUI (``tests/test_layering.py`` checks). Modules:
   (boxes around people, crops, pasting back).
 - Files and inputs: ``imageio`` (the one image reader), ``jsonio`` (the bounded JSON
   reader), ``files``, ``limits`` (every size an input can set), ``errors``.
-- Training and scoring: ``data``, ``augment``, ``losses``, ``train_config``,
-  ``train_state``, ``finetune``, ``synthetic`` (SyntheticPeople), ``video_people``
-  (datasets from video), ``evaluation`` and ``pose_metrics`` (figures beside
-  copy-source, best-blur and no-pose baselines), ``metrics``, ``protocols``.
+- People in video: ``video_people`` (one person tracked through frames, for the
+  Load Video Frames node and for datasets made from video).
+- ``training``: the training package beside this inference library (data,
+  augmentation, SyntheticPeople, losses, the GAN step and loop, resumable state,
+  fine-tuning, evaluation against baselines, metrics); nothing above imports it.
 """
 
 __version__ = "0.1.0"

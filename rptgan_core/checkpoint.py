@@ -49,7 +49,8 @@ FORMAT = "rptgan"
 FORMAT_VERSION = 1
 GENERATOR_PREFIX = "generator."
 DISCRIMINATOR_PREFIX = "discriminator."
-STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# The floating-point dtypes by name: what checkpoints store and what the pipeline computes in.
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _FILE_MODE = 0o666
 
 
@@ -97,12 +98,12 @@ def save_checkpoint(path: str | os.PathLike, generator: PoseTransferGenerator,
     Returns:
         The path written.
     """
-    if dtype not in STORAGE_DTYPES:
-        raise CheckpointError(f"storage dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
+    if dtype not in DTYPES:
+        raise CheckpointError(f"storage dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     config = generator.config
-    tensors = _prefixed(generator, GENERATOR_PREFIX, STORAGE_DTYPES[dtype])
+    tensors = _prefixed(generator, GENERATOR_PREFIX, DTYPES[dtype])
     if discriminator is not None:
-        tensors.update(_prefixed(discriminator, DISCRIMINATOR_PREFIX, STORAGE_DTYPES[dtype]))
+        tensors.update(_prefixed(discriminator, DISCRIMINATOR_PREFIX, DTYPES[dtype]))
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),

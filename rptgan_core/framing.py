@@ -49,7 +49,7 @@ def person_box(pose: Pose, frame_size: tuple[int, int], aspect: float | None = N
 
     The box is moved inside the frame where it fits, centred on the frame where it does not.
     """
-    if pose.num_people == 0 or not pose.visible.any():
+    if not pose.has_person:
         raise PoseError("no person to crop to: the pose has no visible keypoints")
     if margin < 0:
         raise ValueError(f"margin must not be negative, got {margin}")

@@ -7,15 +7,13 @@ from typing import Callable, Literal, Sequence
 
 import torch
 
-from .checkpoint import CheckpointInfo, load_generator
+from .checkpoint import DTYPES, CheckpointInfo, load_generator
 from .networks import PoseTransferGenerator
 from .pose import Letterbox, Pose, PoseError
 from .processing import generate
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(done, total)`` after each chunk; raising from it stops the run."""
-
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -60,9 +58,9 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         if has_native_bf16(device):
             return torch.bfloat16
         return torch.float16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be 'auto' or one of {sorted(_DTYPES)}, got {dtype!r}")
-    return _DTYPES[dtype]
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be 'auto' or one of {sorted(DTYPES)}, got {dtype!r}")
+    return DTYPES[dtype]
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -86,7 +84,7 @@ def _main_people(poses: Sequence[Pose], what: str) -> list[Pose]:
     for index, pose in enumerate(poses):
         if not isinstance(pose, Pose):
             raise PoseError(f"{what} {index} is a {type(pose).__name__}, not a Pose")
-        if pose.num_people == 0 or not pose.visible.any():
+        if not pose.has_person:
             raise PoseError(f"{what} {index} has no person (no visible keypoints)")
         people.append(pose.main_person())
     return people

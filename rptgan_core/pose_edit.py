@@ -226,7 +226,7 @@ def retarget(target: Pose, source: Pose, source_person: int | None = None,
     Raises:
         PoseError: the source has nobody, or a target person shares no bone with it.
     """
-    if source.num_people == 0 or not source.visible.any():
+    if not source.has_person:
         raise PoseError("retarget: the source pose has no person with visible keypoints")
     index = source.main_person_index() if source_person is None else source_person
     source_lengths = bone_lengths(source.person(index).keypoints[0])

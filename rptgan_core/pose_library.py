@@ -219,7 +219,7 @@ def save_pose(name: str, pose: Pose, folder: str | os.PathLike) -> str:
     """Write ``pose`` as ``<folder>/<name>.json`` (OpenPose JSON, pixel coordinates), replacing a
     pose saved under that name; the write is atomic, so a failed save keeps the old file. Returns the path."""
     path = saved_pose_path(name, folder)
-    if pose.num_people == 0 or not pose.visible.any():
+    if not pose.has_person:
         raise PoseLibraryError(f"pose {name!r} has nobody in it; nothing to save")
     os.makedirs(folder, exist_ok=True)
     if name not in saved_pose_names(folder) and len(saved_pose_names(folder)) >= MAX_SAVED_POSES:

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 
 IMAGE_LOADERS = ("RPTGAN_LoadPersonImage", "LoadImage")
 POSE_LOADERS = ("RPTGAN_LoadPoseKeypoints",)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+# what rptgan_core.imageio reads (tests/nodes/test_queue_script.py keeps them the same); this
+# script runs on the standard library alone, so it keeps its own copy
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 POSE_SUFFIXES = {".json"}
 UPLOAD_SUBFOLDER = "rptgan_batch"
 

@@ -187,7 +187,7 @@ def empty_file(folder):
     return _load_checkpoint(path)
 
 
-@case("checkpoints", "NodeInputError", "not found in the rptgan folders")
+@case("checkpoints", "NodeInputError", "not in the rptgan model folders")
 def loader_node_outside_its_folder(folder):
     return _node("CheckpointLoader").load("../input/tiny.safetensors")
 
@@ -296,7 +296,7 @@ def _patn(folder: Path, annotation_rows: list[str], pairs_rows: list[str] | None
 
 
 def _read_split(root: Path):
-    from rptgan_core.data import read_patn_split
+    from rptgan_core.training.data import read_patn_split
 
     return read_patn_split(root, "test")
 
@@ -404,7 +404,7 @@ def text_named_png(folder):
 
 @case("images", "DatasetError", "pixels")
 def a_bomb_in_a_training_set(folder):
-    from rptgan_core.data import load_image_tensor
+    from rptgan_core.training.data import load_image_tensor
 
     path = folder / "input" / "train-bomb.png"
     path.write_bytes(_png_header(10000, 10000, 16, 2))
@@ -438,10 +438,13 @@ def a_nul_in_the_name(folder):
 # tensors into nodes ---------------------------------------------------------------
 
 
+def _model():
+    return _node("CheckpointLoader").load("tiny-node.safetensors", "cpu", "float32")[0]
+
+
 def _transfer(image, pose=None, **options):
-    checkpoint = "tiny-node.safetensors"
     return _node("PoseTransfer").generate(image, pose if pose is not None else [_frame(width=32, height=32)],
-                                          checkpoint, **options)
+                                          _model(), **options)
 
 
 def _image(*shape, value=0.5):
@@ -469,7 +472,7 @@ def an_image_in_0_to_255(folder):
 
 @case("tensors", "NodeInputError", "pose")
 def no_pose(folder):
-    return _node("PoseTransfer").generate(_image(1, 32, 32, 3), None, "tiny-node.safetensors")
+    return _node("PoseTransfer").generate(_image(1, 32, 32, 3), None, _model())
 
 
 @case("tensors", "NodeInputError", "coordinates")

@@ -7,12 +7,12 @@
 Every figure stands beside its baselines on the same pairs: copy-source, the
 best Gaussian blur of the source, and (for a checkpoint) the model given no
 pose and given the source's own pose; ``moved_l1`` (0..255) and ``body_ssim``
-score where the body moved and the target's body (``rptgan_core.evaluation``),
+score where the body moved and the target's body (``rptgan_core.training.evaluation``),
 and ``--pckh BACKEND`` re-detects the pose on the outputs.
 ``--synthetic-test`` scores the held-out SyntheticPeople pairs the demo
 checkpoint is judged on (rendered first if absent).
 
-``--protocol`` names how SSIM, IS and FID are computed (rptgan_core/protocols.py):
+``--protocol`` names how SSIM, IS and FID are computed (rptgan_core/training/protocols.py):
 "plain" (SSIM with range 255; "deepfashion" pads results to 256x256 with
 white first, "market" adds masked SSIM), "patn" (PATN's getMetrics scripts:
 each generated image's own data range, padding for SSIM and IS, PATN's body
@@ -48,10 +48,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rptgan_core.checkpoint import load_generator  # noqa: E402
-from rptgan_core.data import DatasetError, PairList, read_generic_folder, read_patn_split  # noqa: E402
 from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.estimation import create_estimator  # noqa: E402
-from rptgan_core.evaluation import (  # noqa: E402
+from rptgan_core.inference import resolve_device  # noqa: E402
+from rptgan_core.pose import Letterbox  # noqa: E402
+from rptgan_core.training.config import read_config_file  # noqa: E402
+from rptgan_core.training.data import DatasetError, PairList, read_generic_folder, read_patn_split  # noqa: E402
+from rptgan_core.training.evaluation import (  # noqa: E402
     CORRUPTIONS,
     format_scores,
     generate_pairs,
@@ -59,11 +62,9 @@ from rptgan_core.evaluation import (  # noqa: E402
     pair_names,
     score_batches,
 )
-from rptgan_core.inference import resolve_device  # noqa: E402
-from rptgan_core.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
-from rptgan_core.pose import Letterbox  # noqa: E402
-from rptgan_core.pose_metrics import pckh  # noqa: E402
-from rptgan_core.protocols import (  # noqa: E402
+from rptgan_core.training.metrics import LPIPS, InceptionMetrics, MetricWeightsError, to_uint8  # noqa: E402
+from rptgan_core.training.pose_metrics import pckh  # noqa: E402
+from rptgan_core.training.protocols import (  # noqa: E402
     CONVENTIONS,
     PROTOCOLS,
     find_result,
@@ -72,8 +73,7 @@ from rptgan_core.protocols import (  # noqa: E402
     inception_images,
     read_result,
 )
-from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
-from rptgan_core.train_config import read_config_file  # noqa: E402
+from rptgan_core.training.synthetic import SyntheticPeopleSpec, write_dataset  # noqa: E402
 
 SYNTHETIC_CONFIG = os.path.join(HERE, "configs", "synthetic.json")
 
@@ -155,8 +155,7 @@ def count_pckh(estimator, batch, counts: dict[str, list[int]]) -> None:
         tally = counts.setdefault(name, [0, 0, 0, 0])
         for image, target in zip(images, batch.target_keypoints):
             pose = estimator.estimate(image)
-            detected = pose.main_person().keypoints[0] if pose.num_people and pose.visible.any() \
-                else np.zeros((18, 3), np.float32)
+            detected = pose.main_person().keypoints[0] if pose.has_person else np.zeros((18, 3), np.float32)
             correct, total = pckh(detected, target)
             tally[0] += correct
             tally[1] += total

@@ -38,10 +38,10 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from rptgan_core.data import DatasetError, read_pairs_csv  # noqa: E402
 from rptgan_core.errors import run_command  # noqa: E402
 from rptgan_core.imageio import ImageLoadError, load_image  # noqa: E402
 from rptgan_core.pose import PoseError, read_patn_annotations  # noqa: E402
+from rptgan_core.training.data import DatasetError, read_pairs_csv  # noqa: E402
 
 INSHOP_SIZE = (256, 256)  # (width, height) of the In-shop img/ files
 CROP = (40, 0, 216, 256)  # PIL box (left, top, right, bottom): 256x176

@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import torch
 
-from ..files import read_safetensors
+from ..files import load_weights, read_safetensors
 from ..pose import NUM_KEYPOINTS, Pose
 from .base import EstimatorUnavailable, PoseEstimator
 
@@ -146,21 +146,10 @@ def load_body_network(path: str | os.PathLike, device: str | torch.device = "cpu
     # Built on the meta device: no time spent on a random initialisation that is overwritten.
     with torch.device("meta"):
         network = open_pose.model.bodypose_model()
-    expected = network.state_dict()
-    state, missing, wrong_shape = {}, [], []
-    for name, tensor in expected.items():
-        value = weights.get(name, weights.get(name.split(".", 1)[1]))
-        if value is None:
-            missing.append(name)
-        elif value.shape != tensor.shape:
-            wrong_shape.append(f"{name} {tuple(value.shape)} instead of {tuple(tensor.shape)}")
-        else:
-            state[name] = value.to(torch.float32)  # half-precision copies exist; the input is float32
-    if missing or wrong_shape:
-        problems = [f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})"] if missing else []
-        problems += [f"{len(wrong_shape)} with the wrong shape (e.g. {wrong_shape[0]})"] if wrong_shape else []
-        raise EstimatorUnavailable(f"{path} is not an OpenPose body model: {'; '.join(problems)}")
-    network.load_state_dict(state, assign=True)
+    # the network's own names, or the annotator file's without the block prefix
+    prefixed = next(iter(network.state_dict())) in weights
+    load_weights(network, weights, os.fspath(path), "an OpenPose body model", EstimatorUnavailable,
+                 name_in_file=(lambda name: name) if prefixed else (lambda name: name.split(".", 1)[1]), assign=True)
     return network.to(device).eval()
 
 

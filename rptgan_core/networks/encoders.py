@@ -16,7 +16,7 @@ from torchvision.models import ResNet50_Weights, resnet50
 
 from ..config import RESNET_LAYERS, ModelConfig
 from ..errors import RptganError
-from ..files import read_safetensors
+from ..files import load_weights, read_safetensors
 from .layers import conv_norm_relu
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -67,17 +67,7 @@ class ResNet50Encoder(nn.Module):
                 index, rest = key[len("stages."):].split(".", 1)
                 source = f"layer{int(index) + 1}.{rest}"
             wanted[key] = source
-        missing = [source for source in wanted.values() if source not in state]
-        if missing:
-            raise EncoderWeightsError(
-                f"{origin} is not a ResNet-50 state dict: {len(missing)} keys missing, e.g. {missing[:3]}"
-            )
-        converted = {key: state[source] for key, source in wanted.items()}
-        for key, tensor in self.state_dict().items():
-            if converted[key].shape != tensor.shape:
-                raise EncoderWeightsError(f"{origin}: {wanted[key]} has shape {tuple(converted[key].shape)}, "
-                                          f"ResNet-50 needs {tuple(tensor.shape)}")
-        self.load_state_dict(converted)
+        load_weights(self, state, origin, "a ResNet-50 state dict", EncoderWeightsError, name_in_file=wanted.get)
 
 
 class ConvEncoder(nn.Module):

@@ -207,7 +207,8 @@ class FlowPoseTransferGenerator(nn.Module):
             losses and for pictures: ``flows``, finest first, (B, 2, h, w) at full
             size, 1/2, 1/4 and 1/8; ``painted``, the decoder's own picture (B, 3, H, W)
             in [-1, 1]; ``mask``, (B, 1, H, W) in [0, 1], the share of the warped
-            source in the output.
+            source in the output; with a prior, ``correction``, the learned part of the
+            full-size flow (B, 2, H, W) in grid units.
     Returns:
         (B, 3, H, W) in [-1, 1], or (that, parts).
     """
@@ -294,7 +295,10 @@ class FlowPoseTransferGenerator(nn.Module):
         generated = mask * warped_source + (1 - mask) * painted
         if not return_parts:
             return generated
-        return generated, {"flows": [flow0, flow1, flow2, flow3], "painted": painted, "mask": mask}
+        parts = {"flows": [flow0, flow1, flow2, flow3], "painted": painted, "mask": mask}
+        if priors[3] is not None:
+            parts["correction"] = flow0 - priors[3]
+        return generated, parts
 
     def prior_flows(self, source_pose_maps: torch.Tensor, pose_maps: torch.Tensor,
                      sizes: list[tuple[int, int]]) -> list[torch.Tensor | None]:

@@ -136,6 +136,11 @@ class Pose:
         """Bool array (P, 18): which keypoints are present."""
         return self.keypoints[..., 2] > 0
 
+    @property
+    def has_person(self) -> bool:
+        """Whether anybody is here: at least one person with at least one keypoint present."""
+        return self.num_people > 0 and bool(self.visible.any())
+
     def person(self, index: int) -> "Pose":
         """The same canvas with only person ``index``."""
         if not -self.num_people <= index < self.num_people:

@@ -55,13 +55,14 @@ _BODY_LIMBS = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 1
 _BODY_TORSO = ((1, 8), (1, 11), (2, 8), (5, 11), (2, 11), (5, 8), (2, 5), (8, 11))
 
 
-def soft_body_mask(keypoints: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def soft_body_mask(keypoints: torch.Tensor, height: int, width: int, torso: bool = True) -> torch.Tensor:
     """A soft mask of the body a pose outlines, for weighting losses where the person is (a tensor
     for the training step; ``metrics.body_mask`` is PATN's mask for scoring, a different one).
 
     Args:
         keypoints: (B, 18, 3) x, y in pixels of a ``width`` x ``height`` canvas and
             confidence (0: missing); a segment with a missing end is left out.
+        torso: False for the limbs alone (arms and legs).
 
     Returns:
         (B, 1, height, width) float32 in [0, 1]: 1 within half a stroke of a segment,
@@ -70,9 +71,9 @@ def soft_body_mask(keypoints: torch.Tensor, height: int, width: int) -> torch.Te
     if keypoints.dim() != 3 or keypoints.shape[1:] != (NUM_KEYPOINTS, 3):
         raise ValueError(f"keypoints must be (B, {NUM_KEYPOINTS}, 3), got {tuple(keypoints.shape)}")
     points = keypoints.float()
-    pairs = _BODY_LIMBS + _BODY_TORSO
-    a, b = (torch.tensor(index, device=points.device) for index in zip(*pairs))
-    radius = torch.tensor([height / 24] * len(_BODY_LIMBS) + [height / 12] * len(_BODY_TORSO), device=points.device)
+    torso_pairs = _BODY_TORSO if torso else ()
+    a, b = (torch.tensor(index, device=points.device) for index in zip(*(_BODY_LIMBS + torso_pairs)))
+    radius = torch.tensor([height / 24] * len(_BODY_LIMBS) + [height / 12] * len(torso_pairs), device=points.device)
     present = points[..., 2] > 0
     valid = (present[:, a] & present[:, b]).float()  # (B, S)
     start, vector = points[:, a, :2], points[:, b, :2] - points[:, a, :2]  # (B, S, 2)

@@ -189,7 +189,7 @@ DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "rptgan-synthetic-d
 
 @pytest.mark.skipif(not DEMO.exists(), reason="the demo checkpoint is not in this checkout")
 def test_bfloat16_keeps_the_demo_checkpoints_output_within_35_db_of_float32():
-    from rptgan_core.synthetic import render_sample
+    from rptgan_core.training.synthetic import render_sample
 
     sources = [render_sample(7, identity, 0) for identity in range(4)]
     targets = [render_sample(7, identity, 1).pose for identity in range(4)]

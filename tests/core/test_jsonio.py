@@ -12,7 +12,7 @@ from rptgan_core.config import ConfigError, ModelConfig, get_config
 from rptgan_core.jsonio import parse_json, read_json_file
 from rptgan_core.networks import build_generator
 from rptgan_core.pose import PoseError, poses_from_openpose_json
-from rptgan_core.train_config import TrainConfigError, read_config_file
+from rptgan_core.training.config import TrainConfigError, read_config_file
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

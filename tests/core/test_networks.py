@@ -189,7 +189,7 @@ def test_flow_generator_starts_from_the_identity_flow_and_sees_both_poses():
 
 
 def test_flow_generator_learns_a_flow_from_the_warp_loss():
-    from rptgan_core.losses import warp_loss
+    from rptgan_core.training.losses import warp_loss
 
     config, source, maps = _flow_inputs(batch=1)
     generator = build_generator(config)
@@ -233,7 +233,7 @@ def test_configs_without_a_generator_field_build_the_papers_networks():
 def test_keypoint_flow_is_zero_for_the_same_pose_and_follows_a_moved_limb():
     from rptgan_core.networks.flow_generator import keypoint_flow, keypoints_from_maps
     from rptgan_core.pose import pose_heatmaps
-    from rptgan_core.synthetic import render_sample
+    from rptgan_core.training.synthetic import render_sample
 
     keypoints = torch.from_numpy(render_sample(0, 3, 0).pose.keypoints[0])
     maps = pose_heatmaps(keypoints, 128, 96, 3.0)[None]
@@ -281,7 +281,7 @@ def _example_wave():
     sys.path.insert(0, os.path.join(REPO, "examples"))
     from make_assets import HEIGHT, WIDTH, neutral_angles, wave_angles
 
-    from rptgan_core.synthetic import SyntheticPeopleSpec, identity_ranges, render_person, sample_identity
+    from rptgan_core.training.synthetic import SyntheticPeopleSpec, identity_ranges, render_person, sample_identity
 
     spec = SyntheticPeopleSpec()
     identity = identity_ranges(spec)["test"][0]
@@ -304,7 +304,7 @@ def test_the_keypoint_prior_alone_carries_a_raised_arm(prior):
     ground truth: the multiscale prior moves the arm into place without dragging the torso
     along, and the nearest-segment prior keeps the arm's width as well."""
     from rptgan_core.pose import pose_heatmaps
-    from rptgan_core.pose_metrics import moved_region, region_l1
+    from rptgan_core.training.pose_metrics import moved_region, region_l1
 
     generator = FlowPoseTransferGenerator(get_config("synthetic-flow", flow_prior=prior))
     source, frames = _example_wave()

@@ -106,3 +106,9 @@ def test_resize_uses_pixel_centres(person_pose):
     x = person_pose.keypoints[0, 0, 0]
     assert doubled.keypoints[0, 0, 0] == pytest.approx((x + 0.5) * 2 - 0.5)
     assert np.allclose(doubled.resized(88, 128).keypoints, person_pose.keypoints, atol=1e-4)
+
+
+def test_has_person_needs_a_person_with_a_keypoint(make_person):
+    assert Pose(make_person(), 64, 128).has_person
+    assert not Pose(np.zeros((0, 18, 3), np.float32), 64, 64).has_person  # nobody
+    assert not Pose(np.zeros((1, 18, 3), np.float32), 64, 64).has_person  # a person with no keypoint present

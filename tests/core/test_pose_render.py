@@ -60,7 +60,7 @@ def test_empty_pose_draws_nothing():
 
 def test_body_mask_covers_the_limbs_and_torso_and_nothing_else(person_pose):
     from rptgan_core.pose import soft_body_mask
-    from rptgan_core.pose_metrics import keypoint_part_labels
+    from rptgan_core.training.pose_metrics import keypoint_part_labels
 
     keypoints = torch.from_numpy(person_pose.keypoints[:1])
     mask = soft_body_mask(keypoints, person_pose.height, person_pose.width)

@@ -114,6 +114,18 @@ def flow_checkpoint(folders):
     return "tiny-flow.safetensors"
 
 
+@pytest.fixture
+def tiny_model(nodes, tiny_checkpoint):
+    """The tiny generator as RPT-GAN Checkpoint Loader hands it to Pose Transfer (CPU, float32)."""
+    return nodes["RPTGAN_CheckpointLoader"]().load(tiny_checkpoint, "cpu", "float32")[0]
+
+
+@pytest.fixture
+def flow_model(nodes, flow_checkpoint):
+    """The tiny flow generator as RPT-GAN Checkpoint Loader hands it to Pose Transfer (CPU, float32)."""
+    return nodes["RPTGAN_CheckpointLoader"]().load(flow_checkpoint, "cpu", "float32")[0]
+
+
 def save_picture(path: Path, array: np.ndarray, **options) -> Path:
     Image.fromarray(array).save(path, **options)
     return path

@@ -20,7 +20,7 @@ EXPECTED = {
     "RPTGAN_SavePoseToLibrary": (("POSE_KEYPOINT",), {"pose", "name", "frame"}),
     "RPTGAN_PoseKeyframes": (("POSE_KEYPOINT", "IMAGE", "INT"), {"keyframes", "frames", "easing", "loop"}),
     "RPTGAN_CheckpointLoader": (("RPTGAN_MODEL", "STRING"), {"checkpoint", "device", "precision"}),
-    "RPTGAN_PoseTransfer": (("IMAGE",), {"image", "pose", "checkpoint", "device", "precision", "output"}),
+    "RPTGAN_PoseTransfer": (("IMAGE",), {"image", "pose", "model", "output"}),
     "RPTGAN_Upscale": (("IMAGE",), {"image", "method", "scale", "upscale_model"}),
     "RPTGAN_FineTune": (("RPTGAN_MODEL", "STRING"), {"images", "checkpoint", "steps", "learning_rate", "save_as"}),
 }

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rptgan_core.checkpoint import read_checkpoint_info
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.synthetic import render_sample
 
 
 def _frames(count: int = 5):
@@ -33,8 +33,8 @@ def test_finetune_returns_a_model_pose_transfer_takes_and_saves_a_new_checkpoint
     saved = folders["models"] / "alice_00001.safetensors"
     info = read_checkpoint_info(saved)
     assert info.training["steps"] == 4 and info.training["finetuned_from"] == flow_checkpoint
-    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(images[:1], poses[2], flow_checkpoint, model=model,
-                                                         source_pose=poses[0], output="pose canvas")
+    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(images[:1], poses[2], model, source_pose=poses[0],
+                                                         output="pose canvas")
     assert frames.shape == (1, 64, 48, 3) and float(frames.std()) > 0.01
     # again: a new file, the first one kept
     node.train(images, flow_checkpoint, steps=2, batch_size=2, save_as="alice", poses=poses)

@@ -65,7 +65,7 @@ def test_all_nodes_load_under_one_category(comfyui):
     for name in NODE_CLASSES:
         assert info[name]["category"] == "RPT-GAN"
         assert info[name]["python_module"] == f"custom_nodes.{PACK_NAME}"
-    checkpoints = info["RPTGAN_PoseTransfer"]["input"]["required"]["checkpoint"][0]
+    checkpoints = info["RPTGAN_CheckpointLoader"]["input"]["required"]["checkpoint"][0]
     assert DEMO in checkpoints, checkpoints
     failed = [line for line in comfyui["log"]().splitlines() if "IMPORT FAILED" in line and PACK_NAME in line]
     assert not failed, comfyui["log"]()

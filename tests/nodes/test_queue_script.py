@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-NODE_CLASSES = {"RPTGAN_LoadPersonImage", "RPTGAN_LoadPoseKeypoints", "RPTGAN_PoseTransfer", "RPTGAN_Upscale",
-                "SaveImage"}
+NODE_CLASSES = {"RPTGAN_LoadPersonImage", "RPTGAN_LoadPoseKeypoints", "RPTGAN_CheckpointLoader",
+                "RPTGAN_PoseTransfer", "RPTGAN_Upscale", "SaveImage"}
 
 
 class FakeComfyUI(BaseHTTPRequestHandler):
@@ -124,6 +124,20 @@ def queue_script(kit):
     return sys.modules[name]
 
 
+def test_the_script_queues_every_image_the_pack_reads(queue_script):
+    from rptgan_core.imageio import IMAGE_EXTENSIONS
+
+    assert queue_script.IMAGE_SUFFIXES == set(IMAGE_EXTENSIONS)
+
+
+def _pictures(kit, folder, names):
+    """A folder of small black pictures; the fake server answers by their names."""
+    folder.mkdir()
+    for name in names:
+        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    return folder
+
+
 @pytest.fixture
 def batch(tmp_path, kit):
     images, poses = tmp_path / "images", tmp_path / "poses"
@@ -176,10 +190,7 @@ def test_zip_pairing_and_images_only(server, queue_script, batch, kit):
 
 def test_node_errors_and_execution_errors_are_reported(server, queue_script, kit, tmp_path, capsys):
     url, _ = server
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    for name in ("fine.png", "refused.png", "crash.png"):
-        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    folder = _pictures(kit, tmp_path / "mixed", ("fine.png", "refused.png", "crash.png"))
     code = queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(folder), "--server", url,
                               "--poll", "0.01"])
     out = capsys.readouterr().out
@@ -224,10 +235,7 @@ def test_listed_outputs_one_per_line(server, queue_script, batch, kit, capsys):
 
 def test_fail_fast_cancels_the_jobs_it_queued(server, queue_script, kit, tmp_path, capsys):
     url, handler = server
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    for name in ("a_crash.png", "b_slow.png", "c_slow.png"):
-        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    folder = _pictures(kit, tmp_path / "mixed", ("a_crash.png", "b_slow.png", "c_slow.png"))
     code = queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(folder), "--server", url,
                               "--poll", "0.01", "--fail-fast"])
     out = capsys.readouterr().out
@@ -239,10 +247,7 @@ def test_fail_fast_cancels_the_jobs_it_queued(server, queue_script, kit, tmp_pat
 
 def test_fail_fast_stops_queueing_at_a_refused_job(server, queue_script, kit, tmp_path, capsys):
     url, handler = server
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    for name in ("a_slow.png", "b_refused.png", "c_fine.png"):
-        kit.save_picture(folder / name, np.zeros((4, 4, 3), np.uint8))
+    folder = _pictures(kit, tmp_path / "mixed", ("a_slow.png", "b_refused.png", "c_fine.png"))
     assert queue_script.main(["--workflow", str(kit.repo / WORKFLOW), "--images", str(folder), "--server", url,
                               "--poll", "0.01", "--fail-fast"]) == 1
     out = capsys.readouterr().out

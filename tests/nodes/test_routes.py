@@ -64,7 +64,8 @@ def test_preview_is_what_pose_transfer_gives_for_the_same_pose(call, nodes, kit,
     assert (status, kind) == (200, "image/png"), content
     shown = _png(content)
     picture = np.asarray(Image.open(folders["temp"] / source["filename"]), dtype=np.float32) / 255
-    (queued,) = nodes["RPTGAN_PoseTransfer"]().generate(torch.from_numpy(picture)[None], target, flow_checkpoint,
+    model, _ = nodes["RPTGAN_CheckpointLoader"]().load(flow_checkpoint)  # what the preview uses: auto, auto
+    (queued,) = nodes["RPTGAN_PoseTransfer"]().generate(torch.from_numpy(picture)[None], target, model,
                                                          output="source frame", source_pose=incoming)
     np.testing.assert_array_equal(shown, (queued[0].numpy() * 255).round().astype(np.uint8))
     # another pose, another picture

@@ -15,38 +15,35 @@ def _pose(kit, frames=1, width=48, height=64):
 
 
 def test_checkpoint_dropdown_lists_the_models_folder(nodes, tiny_checkpoint):
-    choices = nodes["RPTGAN_PoseTransfer"].INPUT_TYPES()["required"]["checkpoint"][0]
-    assert tiny_checkpoint in choices and choices[-1] == "(use the model input)"
-    # The loader lists the same files: the models folder's and those the pack ships (the demo checkpoint).
-    assert nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0] == choices[:-1]
-    assert "rptgan-synthetic-demo.safetensors" in choices
-    assert nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS(tiny_checkpoint) is True
-    assert "not in the rptgan model folders" in nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS("other.safetensors")
-    # With the model input connected (ComfyUI passes it as None while validating) the dropdown does not matter.
-    assert nodes["RPTGAN_PoseTransfer"].VALIDATE_INPUTS("other.safetensors", model=None) is True
+    choices = nodes["RPTGAN_CheckpointLoader"].INPUT_TYPES()["required"]["checkpoint"][0]
+    assert tiny_checkpoint in choices
+    assert "rptgan-synthetic-demo.safetensors" in choices  # the pack's own, beside the models folder's
+    # Pose Transfer takes its model from the loader, the one way ComfyUI users pick a model
+    required = nodes["RPTGAN_PoseTransfer"].INPUT_TYPES()["required"]
+    assert required["model"][0] == "RPTGAN_MODEL" and "checkpoint" not in required
 
 
 @pytest.mark.parametrize("output, size", [("model size", (32, 16)), ("pose canvas", (64, 48)),
                                           ("source frame", (64, 48))])
-def test_pose_transfer_outputs(nodes, kit, tiny_checkpoint, output, size):
+def test_pose_transfer_outputs(nodes, kit, output, size, tiny_model):
     image = kit.image_batch(1, 64, 48)
-    (result,) = nodes["RPTGAN_PoseTransfer"]().generate(image, _pose(kit), tiny_checkpoint, output=output)
+    (result,) = nodes["RPTGAN_PoseTransfer"]().generate(image, _pose(kit), tiny_model, output=output)
     assert result.shape == (1, *size, 3) and result.dtype == torch.float32
     assert 0.0 <= float(result.min()) and float(result.max()) <= 1.0
 
 
-def test_pose_sequence_gives_a_batch_of_frames(nodes, kit, tiny_checkpoint):
+def test_pose_sequence_gives_a_batch_of_frames(nodes, kit, tiny_model):
     poses = _pose(kit, 5)
     for i, frame in enumerate(poses):
         values = frame["people"][0]["pose_keypoints_2d"]
         values[3 * 4] += 4 * i  # the right wrist moves frame by frame
-    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(1, 64, 48), poses, tiny_checkpoint,
+    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(1, 64, 48), poses, tiny_model,
                                                         batch_size=2)
     assert frames.shape == (5, 32, 16, 3)
     assert not torch.allclose(frames[0], frames[4])
 
 
-def test_pose_transfer_with_loader_model_and_paste_back(nodes, kit, folders, tiny_checkpoint, fake_estimator):
+def test_pose_transfer_with_loader_model_and_paste_back(nodes, kit, folders, fake_estimator, tiny_checkpoint):
     import numpy as np
 
     kit.save_picture(folders["input"] / "photo.png", np.full((120, 90, 3), 100, np.uint8))
@@ -55,8 +52,7 @@ def test_pose_transfer_with_loader_model_and_paste_back(nodes, kit, folders, tin
     pose, _ = nodes["RPTGAN_EstimatePose"]().estimate(image, kit.fake_backend)
     model, info = nodes["RPTGAN_CheckpointLoader"]().load(tiny_checkpoint, "cpu", "float32")
     assert "RPT-GAN tiny" in info and "cpu" in info
-    (pasted,) = nodes["RPTGAN_PoseTransfer"]().generate(image, pose, "(use the model input)", output="source frame",
-                                                        model=model, crop=crop)
+    (pasted,) = nodes["RPTGAN_PoseTransfer"]().generate(image, pose, model, output="source frame", crop=crop)
     assert pasted.shape == (1, 120, 90, 3)
     box = crop.box
     outside = torch.ones(120, 90, dtype=torch.bool)
@@ -76,29 +72,31 @@ def test_checkpoint_loader_caches_the_pipeline(nodes, tiny_checkpoint):
     (torch.zeros(1, 64, 48, 1), 1, "expected 3 colour channels"),
     (torch.rand(2, 64, 48, 3), 3, "mismatched batch sizes: 2 source images and 3 pose frames"),
 ])
-def test_pose_transfer_bad_inputs(nodes, kit, tiny_checkpoint, images, poses, message):
+def test_pose_transfer_bad_inputs(nodes, kit, images, poses, message, tiny_model):
     with pytest.raises(ValueError, match=message):
-        nodes["RPTGAN_PoseTransfer"]().generate(images, _pose(kit, poses), tiny_checkpoint)
+        nodes["RPTGAN_PoseTransfer"]().generate(images, _pose(kit, poses), tiny_model)
 
 
-def test_pose_transfer_pose_without_people(nodes, kit, tiny_checkpoint):
+def test_pose_transfer_pose_without_people(nodes, kit, tiny_model):
     empty = [kit.keypoint_frame(48, 64), {"people": [], "canvas_width": 48, "canvas_height": 64}]
     with pytest.raises(ValueError, match="frame 1 of 2 has no person"):
-        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), empty, tiny_checkpoint)
+        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), empty, tiny_model)
 
 
-def test_source_frame_needs_matching_shapes(nodes, kit, tiny_checkpoint):
+def test_source_frame_needs_matching_shapes(nodes, kit, tiny_model):
     with pytest.raises(ValueError, match="different shapes"):
-        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(1, 64, 48), _pose(kit, 1, 100, 50), tiny_checkpoint,
+        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(1, 64, 48), _pose(kit, 1, 100, 50), tiny_model,
                                                 output="source frame")
 
 
-def test_no_checkpoint_chosen(nodes, kit):
-    with pytest.raises(ValueError, match="put an RPT-GAN checkpoint"):
-        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), _pose(kit), "(use the model input)")
+def test_no_model_or_an_unknown_checkpoint(nodes, kit, tiny_checkpoint):
+    with pytest.raises(ValueError, match="model: expected an RPT-GAN model from RPT-GAN Checkpoint Loader, got str"):
+        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), _pose(kit), tiny_checkpoint)
+    with pytest.raises(ValueError, match="'other.safetensors' is not in the rptgan model folders"):
+        nodes["RPTGAN_CheckpointLoader"]().load("other.safetensors")
 
 
-def test_foreign_corrupt_and_pickled_checkpoints(nodes, kit, folders):
+def test_foreign_corrupt_and_pickled_checkpoints(nodes, folders):
     from rptgan_core.checkpoint import CheckpointError
 
     save_file({"model.diffusion.weight": torch.zeros(2, 2)}, str(folders["models"] / "foreign.safetensors"))
@@ -108,9 +106,7 @@ def test_foreign_corrupt_and_pickled_checkpoints(nodes, kit, folders):
              "pickled.safetensors": "pickled PyTorch checkpoint"}
     for name, message in cases.items():
         with pytest.raises(CheckpointError, match=message):
-            nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), _pose(kit), name)
-    with pytest.raises(ValueError, match="not found in the rptgan folders"):
-        nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(), _pose(kit), "missing.safetensors")
+            nodes["RPTGAN_CheckpointLoader"]().load(name)
 
 
 @pytest.fixture
@@ -158,16 +154,16 @@ def fake_comfyui(monkeypatch, folders):
     return state
 
 
-def test_progress_bar_and_interrupt_inside_comfyui(nodes, kit, tiny_checkpoint, fake_comfyui):
+def test_progress_bar_and_interrupt_inside_comfyui(nodes, kit, fake_comfyui, tiny_model):
     image, poses = kit.image_batch(), _pose(kit, 6)
-    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(image, poses, tiny_checkpoint, batch_size=2)
+    (frames,) = nodes["RPTGAN_PoseTransfer"]().generate(image, poses, tiny_model, batch_size=2)
     assert frames.shape[0] == 6
     assert fake_comfyui.updates == [(2, 6), (4, 6), (6, 6)]
     fake_comfyui.updates.clear()
     fake_comfyui.interrupt_after = 1
     exception = sys.modules["comfy.model_management"].InterruptProcessingException
     with pytest.raises(exception):
-        nodes["RPTGAN_PoseTransfer"]().generate(image, poses, tiny_checkpoint, batch_size=2)
+        nodes["RPTGAN_PoseTransfer"]().generate(image, poses, tiny_model, batch_size=2)
     assert fake_comfyui.updates == [(2, 6)]  # stopped after the first chunk
 
 
@@ -201,30 +197,30 @@ def test_upscale_bad_inputs(nodes, kit):
         nodes["RPTGAN_Upscale"]().upscale(kit.image_batch(), "lanczos", 2.0, tile=64, overlap=32)
 
 
-def test_pose_transfer_gives_the_source_pose_to_models_that_use_it(nodes, kit, flow_checkpoint):
+def test_pose_transfer_gives_the_source_pose_to_models_that_use_it(nodes, kit, flow_model):
     image = kit.image_batch(1, 64, 48)
     target, source = _pose(kit), _pose(kit)
     source[0]["people"][0]["pose_keypoints_2d"][3 * 4] += 10  # the source's right wrist elsewhere
     node = nodes["RPTGAN_PoseTransfer"]()
-    (a,) = node.generate(image, target, flow_checkpoint, output="pose canvas", source_pose=source)
-    (b,) = node.generate(image, target, flow_checkpoint, output="pose canvas", source_pose=target)
+    (a,) = node.generate(image, target, flow_model, output="pose canvas", source_pose=source)
+    (b,) = node.generate(image, target, flow_model, output="pose canvas", source_pose=target)
     assert a.shape == (1, 64, 48, 3) and not torch.allclose(a, b)
     with pytest.raises(Exception, match="source_pose: 2 frames for 1 source images"):
-        node.generate(image, target, flow_checkpoint, source_pose=_pose(kit, 2))
+        node.generate(image, target, flow_model, source_pose=_pose(kit, 2))
     empty = _pose(kit)
     empty[0]["people"] = []
     with pytest.raises(Exception, match="source_pose: frame 0 of 1 has no person"):
-        node.generate(image, target, flow_checkpoint, source_pose=empty)
+        node.generate(image, target, flow_model, source_pose=empty)
 
 
-def test_pose_transfer_estimates_a_missing_source_pose(nodes, kit, flow_checkpoint, fake_estimator, pack_module,
-                                                      monkeypatch):
+def test_pose_transfer_estimates_a_missing_source_pose(nodes, kit, fake_estimator, pack_module, monkeypatch,
+                                                      flow_model):
     estimators = pack_module("nodes.estimators")
     monkeypatch.setattr(estimators, "backend_choices", lambda: [kit.fake_backend])
-    (result,) = nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(2, 64, 48), _pose(kit), flow_checkpoint)
+    (result,) = nodes["RPTGAN_PoseTransfer"]().generate(kit.image_batch(2, 64, 48), _pose(kit), flow_model)
     assert result.shape == (2, 32, 32, 3) and fake_estimator.calls == 2
     with pytest.raises(Exception, match="source_pose: the .* estimator found no person in image 0"):
-        nodes["RPTGAN_PoseTransfer"]().generate(torch.zeros(1, 64, 48, 3), _pose(kit), flow_checkpoint)
+        nodes["RPTGAN_PoseTransfer"]().generate(torch.zeros(1, 64, 48, 3), _pose(kit), flow_model)
 
 
 def test_half_written_checkpoints_are_not_offered(nodes, folders, tiny_checkpoint):

@@ -182,7 +182,8 @@ def test_validation_catches_broken_workflows(kit, executor, example_folders):
     assert "wants POSE_KEYPOINT" in broken(lambda p: p["3"]["inputs"].update(pose=["1", 0]))
     assert "outside" in broken(lambda p: p["4"]["inputs"].update(scale=100.0))
     assert "outside the input folder" in broken(lambda p: p["1"]["inputs"].update(image="../../README.md"))
-    assert "not in the rptgan model folders" in broken(lambda p: p["3"]["inputs"].update(checkpoint="x.safetensors"))
+    assert "is not one of" in broken(lambda p: p["8"]["inputs"].update(checkpoint="x.safetensors"))
+    assert "unknown inputs ['checkpoint']" in broken(lambda p: p["3"]["inputs"].update(checkpoint="x.safetensors"))
 
 
 def _not_blank(path) -> bool:
@@ -224,7 +225,7 @@ def test_run_example_reports_a_failing_node(kit, folders, tmp_path, capsys, exam
     bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage!")
     code = run_example.main(["--out", str(tmp_path / "out"), "--checkpoint", str(bad)])
     assert code == 1
-    assert "node 3 (RPTGAN_PoseTransfer) failed: CheckpointError" in capsys.readouterr().err
+    assert "node 8 (RPTGAN_CheckpointLoader) failed: CheckpointError" in capsys.readouterr().err
 
 
 def test_photo_workflow_runs_with_a_pose_estimator(kit, executor, example_folders, fake_estimator, tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from rptgan_core.synthetic import SyntheticPeopleSpec, write_dataset
+from rptgan_core.training.synthetic import SyntheticPeopleSpec, write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAINING = os.path.join(REPO, "training")

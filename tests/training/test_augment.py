@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from rptgan_core.augment import (
+from rptgan_core.training.augment import (
     AugmentConfig,
     ColourJitter,
     GridDistortion,
@@ -22,7 +22,7 @@ from rptgan_core.augment import (
     resize_pad,
     should_flip,
 )
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.synthetic import render_sample
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from rptgan_core.augment import AugmentConfig
-from rptgan_core.data import (
+from rptgan_core.pose import FLIP_PERMUTATION, Pose, pose_to_openpose_frame
+from rptgan_core.training.augment import AugmentConfig
+from rptgan_core.training.data import (
     DatasetError,
     EpochSampler,
     PairDataset,
@@ -20,8 +21,7 @@ from rptgan_core.data import (
     read_generic_folder,
     read_patn_split,
 )
-from rptgan_core.pose import FLIP_PERMUTATION, Pose, pose_to_openpose_frame
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.synthetic import render_sample
 
 
 @pytest.fixture

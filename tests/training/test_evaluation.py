@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from rptgan_core.config import get_config
-from rptgan_core.data import PairList, PairRecord, read_patn_split
-from rptgan_core.evaluation import (
+from rptgan_core.networks import build_generator
+from rptgan_core.training.data import PairList, PairRecord, read_patn_split
+from rptgan_core.training.evaluation import (
     ScoredBatch,
     evaluate_generator,
     format_scores,
@@ -19,9 +20,8 @@ from rptgan_core.evaluation import (
     score_batch,
     summarise,
 )
-from rptgan_core.metrics import ssim_map
-from rptgan_core.networks import build_generator
-from rptgan_core.pose_metrics import (
+from rptgan_core.training.metrics import ssim_map
+from rptgan_core.training.pose_metrics import (
     BLUR_SIGMAS,
     gaussian_blur,
     keypoint_part_labels,
@@ -29,7 +29,7 @@ from rptgan_core.pose_metrics import (
     region_l1,
     region_ssim,
 )
-from rptgan_core.synthetic import SyntheticPeopleSpec, render_sample, write_dataset
+from rptgan_core.training.synthetic import SyntheticPeopleSpec, render_sample, write_dataset
 
 
 def _record(source: str, target: str) -> PairRecord:
@@ -145,7 +145,7 @@ def test_generate_pairs_runs_the_model_with_no_pose_and_its_own_pose(synthetic_p
 
 
 def test_pckh_scales_by_the_targets_head_box_and_counts_missed_keypoints_wrong():
-    from rptgan_core.pose_metrics import pckh
+    from rptgan_core.training.pose_metrics import pckh
 
     target = np.zeros((18, 3), np.float32)
     target[[0, 1, 14, 15], :] = [[50, 20, 1], [50, 40, 1], [45, 16, 1], [55, 16, 1]]  # head box 10 x 24

@@ -1,4 +1,4 @@
-"""Fine-tuning on one person (rptgan_core.finetune)."""
+"""Fine-tuning on one person (rptgan_core.training.finetune)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from rptgan_core.config import get_config
-from rptgan_core.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune
 from rptgan_core.networks import build_generator
 from rptgan_core.pose import Pose
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.finetune import FineTuneConfig, FineTuneData, FineTuneError, finetune
+from rptgan_core.training.synthetic import render_sample
 
 
 def _frames(count: int = 6, height: int = 64, width: int = 48):

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models.vgg import cfgs, make_layers
 
-from rptgan_core.losses import (
+from rptgan_core.training.losses import (
     LossConfig,
     LossWeightsError,
     PerceptualLoss,
@@ -67,7 +67,7 @@ def test_perceptual_loss_from_a_vgg19_state_dict(tmp_path):
 
 
 def test_body_l1_averages_over_the_mask_only():
-    from rptgan_core.losses import body_l1
+    from rptgan_core.training.losses import body_l1
 
     target = torch.zeros(2, 3, 8, 8)
     generated = torch.zeros(2, 3, 8, 8)
@@ -77,3 +77,22 @@ def test_body_l1_averages_over_the_mask_only():
     assert float(body_l1(generated, target, left)) == 0.0
     assert float(body_l1(generated, target, 1 - left)) == pytest.approx(1.0)
     assert float(body_l1(generated, target, torch.zeros(2, 1, 8, 8))) == 0.0  # nobody: no term
+
+
+def test_limb_correction_size_counts_pixels_on_the_limbs_only():
+    from rptgan_core.pose import soft_body_mask
+    from rptgan_core.training.losses import limb_correction_size
+
+    keypoints = torch.zeros(1, 18, 3)
+    for index, (x, y) in {1: (48, 30), 2: (40, 30), 3: (30, 50), 4: (25, 70), 8: (42, 70), 11: (54, 70)}.items():
+        keypoints[0, index] = torch.tensor([x, y, 1.0])  # neck, a right arm and the hips
+    limbs = soft_body_mask(keypoints, 128, 96, torso=False)[0, 0] > 0
+    body = soft_body_mask(keypoints, 128, 96)[0, 0] > 0
+    assert limbs.any() and bool((body & ~limbs).any()) and not bool((limbs & ~body).any())
+    correction = torch.zeros(1, 2, 128, 96)
+    correction[0, 0][~limbs] = 0.5  # off the limbs (the torso included): free
+    assert float(limb_correction_size(correction, keypoints)) == 0.0
+    correction[0, 0] = 2 / 96  # one pixel to the right, everywhere
+    correction[0, 1] = -2 / 128  # and one up
+    assert float(limb_correction_size(correction, keypoints)) == pytest.approx(2.0, rel=1e-4)
+    assert float(limb_correction_size(correction, torch.zeros(1, 18, 3))) == 0.0  # nobody: no term

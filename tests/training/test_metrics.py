@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from skimage.metrics import structural_similarity
 from torchvision.models import alexnet, inception_v3
 
-from rptgan_core.metrics import (
+from rptgan_core.training.metrics import (
     LPIPS,
     InceptionMetrics,
     MetricWeightsError,
@@ -20,7 +20,7 @@ from rptgan_core.metrics import (
     masked_ssim,
     ssim,
 )
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.synthetic import render_sample
 
 
 def _skimage(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rptgan_core.data import DatasetError, read_patn_split
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.data import DatasetError, read_patn_split
+from rptgan_core.training.synthetic import render_sample
 
 PEOPLE = [("WOMEN", "Blouses_Shirts", "id_00000637"), ("MEN", "Denim", "id_00000080"),
           ("WOMEN", "Dresses", "id_00002629")]

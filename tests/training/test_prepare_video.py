@@ -12,9 +12,9 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from rptgan_core.data import read_patn_split  # noqa: E402
 from rptgan_core.estimation import register_backend  # noqa: E402
 from rptgan_core.pose import Pose  # noqa: E402
+from rptgan_core.training.data import read_patn_split  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAND_IN = "rptgan-test-video-person"

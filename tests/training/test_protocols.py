@@ -19,9 +19,16 @@ from skimage.metrics import structural_similarity
 from skimage.morphology import dilation, erosion
 from torchvision.models import inception_v3
 
-from rptgan_core.data import DatasetError
-from rptgan_core.metrics import LPIPS, FeatureStatistics, InceptionMetrics, body_mask, frechet_distance, masked_ssim
-from rptgan_core.protocols import (
+from rptgan_core.training.data import DatasetError
+from rptgan_core.training.metrics import (
+    LPIPS,
+    FeatureStatistics,
+    InceptionMetrics,
+    body_mask,
+    frechet_distance,
+    masked_ssim,
+)
+from rptgan_core.training.protocols import (
     PATN_PANELS,
     as_written,
     find_result,
@@ -33,7 +40,7 @@ from rptgan_core.protocols import (
     read_result,
     ssim_scores,
 )
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.synthetic import render_sample
 
 
 def _pairs(count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,7 +280,7 @@ def test_evaluate_reads_patn_vis_files_and_scores_them_as_getmetrics(synthetic_r
     import json
     import os
 
-    from rptgan_core.data import read_patn_split
+    from rptgan_core.training.data import read_patn_split
 
     evaluate = load_script("evaluate")
     pairs = read_patn_split(synthetic_root, "test")
@@ -318,7 +325,7 @@ def test_evaluate_a_checkpoint_as_patn_writes_it(synthetic_root, tmp_path, load_
 
 
 def test_tf_resize_is_tf1_resize_bilinear_without_half_pixel_centres():
-    from rptgan_core.metrics import tf_resize_bilinear
+    from rptgan_core.training.metrics import tf_resize_bilinear
 
     row = torch.tensor([0.0, 10.0]).view(1, 1, 1, 2)
     # TF1: out[i] = in[i * 2 / 4] interpolated: 0, 5, 10, 10 (the last clamps); torch's half-pixel rule differs
@@ -359,7 +366,7 @@ def test_evaluate_gfla_computes_fid_against_the_training_images(synthetic_root, 
     import os
     import shutil
 
-    from rptgan_core.data import read_patn_split
+    from rptgan_core.training.data import read_patn_split
 
     evaluate = load_script("evaluate")
     torch.manual_seed(5)

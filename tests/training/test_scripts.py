@@ -8,16 +8,15 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rptgan_core.checkpoint import save_checkpoint
 from rptgan_core.config import get_config
-from rptgan_core.data import read_generic_folder, read_patn_split
 from rptgan_core.estimation import register_backend
 from rptgan_core.networks import build_generator
 from rptgan_core.pose import Pose
-from rptgan_core.synthetic import render_sample
+from rptgan_core.training.data import read_generic_folder, read_patn_split
+from rptgan_core.training.synthetic import render_sample
 
 
 def test_evaluate_scores_a_checkpoint_against_copying_the_source(synthetic_root, tmp_path, load_script, capsys):
@@ -128,69 +127,3 @@ def test_prepare_dataset_names_an_unknown_estimator_and_a_bad_folder(tmp_path, l
     prepare = load_script("prepare_dataset")
     with pytest.raises(SystemExit, match="photo folder not found"):
         prepare.prepare(prepare.parse_args([str(tmp_path / "missing"), str(tmp_path / "out")]))
-
-
-def test_init_from_copies_matching_weights_and_names_a_mismatch(tmp_path, load_script):
-    train = load_script("train")
-    from rptgan_core.networks import build_discriminator
-
-    source = build_generator(get_config("tiny"))
-    path = tmp_path / "start.safetensors"
-    save_checkpoint(path, source, build_discriminator(get_config("tiny")))
-    generator, discriminator = build_generator(get_config("tiny")), build_discriminator(get_config("tiny"))
-    train.initialise_from(str(path), generator, discriminator)
-    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), generator.state_dict().values()))
-    other = build_generator(get_config("tiny", generator_channels=24))
-    with pytest.raises(SystemExit, match="generator_channels: checkpoint 16, run 24"):
-        train.initialise_from(str(path), other, build_discriminator(get_config("tiny")))
-
-
-def test_a_single_cpu_process_computes_with_every_core_whatever_the_launcher_set(load_script, monkeypatch):
-    train = load_script("train")
-    calls = []
-    monkeypatch.setattr(torch, "set_num_threads", calls.append)
-    monkeypatch.setattr(train, "available_cores", lambda: 6)
-
-    class Launched:  # what accelerate gives one process, and several, on a machine without a GPU
-        def __init__(self, processes: int, device: str = "cpu") -> None:
-            self.num_processes, self.device = processes, torch.device(device)
-
-    train.set_cpu_threads(Launched(1))
-    train.set_cpu_threads(Launched(1), threads=3)
-    train.set_cpu_threads(Launched(4))
-    train.set_cpu_threads(Launched(1, "meta"))
-    assert calls == [6, 3]
-
-
-def test_mixed_precision_auto_is_bf16_only_where_the_cpu_computes_it(load_script, monkeypatch):
-    from accelerate.state import AcceleratorState
-
-    from rptgan_core import inference
-
-    train = load_script("train")
-    config = train.build_config(train.parse_args(["--preset", "synthetic-flow"]))
-    assert config.mixed_precision == "auto"
-    for native, expected in ((True, "bf16"), (False, "no")):
-        monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda native=native: native)
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-        AcceleratorState._reset_state(reset_partial_state=True)
-        assert train.make_accelerator(config).mixed_precision == expected
-    AcceleratorState._reset_state(reset_partial_state=True)
-
-
-def test_extra_training_roots_join_the_training_pairs_only(synthetic_root, load_script):
-    from types import SimpleNamespace
-
-    from rptgan_core.train_config import TrainConfigError, train_config_from_dict
-
-    train = load_script("train")
-    accelerator = SimpleNamespace(main_process_first=None, is_main_process=True)
-    base = {"model": "tiny", "data": {"layout": "patn", "root": synthetic_root}}
-    alone, held_out = train.read_pairs(train_config_from_dict(base), accelerator)
-    mixed = train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": [synthetic_root]}})
-    both, held_out_mixed = train.read_pairs(mixed, accelerator)
-    assert len(both) == 2 * len(alone) and len(held_out_mixed) == len(held_out)
-    assert " + " in both.description
-    for bad in (synthetic_root, [3]):
-        with pytest.raises(TrainConfigError, match="data.extra_train_roots must be a list"):
-            train_config_from_dict({**base, "data": {**base["data"], "extra_train_roots": bad}})

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 
-from rptgan_core.data import identity_from_name, read_patn_split
 from rptgan_core.pose import KEYPOINT_INDEX
-from rptgan_core.synthetic import SYNTHETIC_LABEL, image_name, render_sample, sample_identity
+from rptgan_core.training.data import identity_from_name, read_patn_split
+from rptgan_core.training.synthetic import SYNTHETIC_LABEL, image_name, render_sample, sample_identity
 
 
 def test_same_arguments_give_the_same_pixels_and_keypoints():
@@ -66,7 +66,7 @@ def test_image_names_carry_the_identity():
 
 
 def test_part_labels_cover_the_figure_and_only_it():
-    from rptgan_core.synthetic import PART_NAMES
+    from rptgan_core.training.synthetic import PART_NAMES
 
     plain = render_sample(0, 5, 2, background=False)
     assert plain.parts.shape == plain.image.shape[:2] and plain.parts.max() < len(PART_NAMES)
@@ -81,7 +81,7 @@ def test_part_labels_cover_the_figure_and_only_it():
 
 
 def test_write_dataset_adds_part_maps_to_a_dataset_written_before_them(tmp_path):
-    from rptgan_core.synthetic import SyntheticPeopleSpec, part_labels_path, read_part_labels, write_dataset
+    from rptgan_core.training.synthetic import SyntheticPeopleSpec, part_labels_path, read_part_labels, write_dataset
 
     spec = SyntheticPeopleSpec(train_identities=1, test_identities=1, images_per_identity=2, height=32, width=32,
                                test_pairs_per_identity=1)
@@ -98,7 +98,7 @@ def test_write_dataset_adds_part_maps_to_a_dataset_written_before_them(tmp_path)
 
 
 def test_write_dataset_redraws_a_dataset_an_older_renderer_drew(tmp_path):
-    from rptgan_core.synthetic import RENDERER_VERSION, SyntheticPeopleSpec, write_dataset
+    from rptgan_core.training.synthetic import RENDERER_VERSION, SyntheticPeopleSpec, write_dataset
 
     spec = SyntheticPeopleSpec(train_identities=1, test_identities=1, images_per_identity=2, height=32, width=32,
                                test_pairs_per_identity=1)
@@ -119,7 +119,7 @@ def test_a_garments_pattern_belongs_to_the_person_and_moves_with_them():
     """The same person moved sideways by whole pixels is the same picture moved: the stripes
     do not change period or phase from one image to the next (they once did, so a target's
     texture could not be predicted from its source)."""
-    from rptgan_core.synthetic import render_person
+    from rptgan_core.training.synthetic import render_person
 
     person = next(sample_identity(0, i) for i in range(50) if sample_identity(0, i).top_pattern == "stripes")
     angles = _sample_angles_of(0, person.identity, 0)
@@ -135,6 +135,6 @@ def test_a_garments_pattern_belongs_to_the_person_and_moves_with_them():
 
 
 def _sample_angles_of(seed: int, identity: int, index: int) -> dict:
-    from rptgan_core.synthetic import _sample_angles
+    from rptgan_core.training.synthetic import _sample_angles
 
     return _sample_angles(np.random.default_rng([seed, identity, index + 1]))

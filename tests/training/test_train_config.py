@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rptgan_core.train_config import TrainConfigError, apply_overrides, train_config_from_dict
+from rptgan_core.training.config import TrainConfigError, apply_overrides, train_config_from_dict
 
 
 def test_presets_resolve_with_overrides_and_shortcuts(load_script):
@@ -61,7 +61,7 @@ def test_a_resnet_model_without_encoder_weights_is_refused(load_script, tmp_path
 def test_the_annotation_csv_can_be_named_when_two_match(synthetic_root, tmp_path):
     import shutil
 
-    from rptgan_core.data import DatasetError, read_patn_split
+    from rptgan_core.training.data import DatasetError, read_patn_split
 
     root = tmp_path / "data"
     shutil.copytree(synthetic_root, root)

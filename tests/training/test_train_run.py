@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import load_file
 
 from rptgan_core.checkpoint import read_checkpoint_info
-from rptgan_core.data import read_patn_split
 from rptgan_core.inference import PoseTransferPipeline
 from rptgan_core.pose import Pose, poses_to_openpose_json
+from rptgan_core.training.data import read_patn_split
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN = os.path.join(REPO, "training", "train.py")
@@ -43,7 +43,9 @@ def _env() -> dict[str, str]:
 # New people (another SyntheticPeople seed) at the presets' own 128x96 size.
 FRESH_PEOPLE = {"seed": 1, "train_identities": 30, "test_identities": 12, "images_per_identity": 6,
                 "height": 128, "width": 96, "test_pairs_per_identity": 5}
-ACCEPTANCE_STEPS = 400
+# 600: with the limb term the model keeps the prior's flow on the limbs and learns the
+# background more slowly; at 400 steps its SSIM was 0.031 above the best blur, under the bar
+ACCEPTANCE_STEPS = 600
 # What pose transfer must reach over its baselines on held-out people (docs/architecture.md
 # has the figures). A blur, a copy of the source and a pose-blind model each fail it:
 # ``test_the_quality_bar_fails_a_blur_a_copy_and_a_pose_blind_model`` checks that on the same run.
@@ -107,7 +109,7 @@ def flow_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_flow_preset_transfers_pose_beyond_every_baseline_and_loads_in_the_nodes(flow_run, monkeypatch, pack_module):
-    # From scratch, the preset's model as it is, a small budget: 400 steps of batch 8 (3,200
+    # From scratch, the preset's model as it is, a small budget: 600 steps of batch 8 (4,800
     # samples; a few minutes on a 2-core CPU), scored on 60 pairs of held-out people.
     checkpoint, data, scores = flow_run
     print("acceptance run:", json.dumps({k: round(v, 4) for k, v in scores.items() if isinstance(v, float)}))
@@ -124,8 +126,8 @@ def test_flow_preset_transfers_pose_beyond_every_baseline_and_loads_in_the_nodes
 
     monkeypatch.setenv("RPTGAN_MODELS_DIR", os.path.dirname(checkpoint))
     transfer = pack_module("nodes.transfer")
-    node_out, = transfer.PoseTransfer().generate(source.permute(0, 2, 3, 1), poses_to_openpose_json([pose]),
-                                                os.path.basename(checkpoint), device="cpu", precision="float32",
+    model, _ = transfer.CheckpointLoader().load(os.path.basename(checkpoint), device="cpu", precision="float32")
+    node_out, = transfer.PoseTransfer().generate(source.permute(0, 2, 3, 1), poses_to_openpose_json([pose]), model,
                                                 source_pose=poses_to_openpose_json([source_pose]))
     assert node_out.shape == (1, 128, 96, 3)
     assert torch.allclose(node_out.permute(0, 3, 1, 2), out, atol=1e-5)

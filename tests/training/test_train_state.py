@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rptgan_core.train_state import TrainingStateError, latest_state, load_training_state, save_training_state
+from rptgan_core.training.state import TrainingStateError, latest_state, load_training_state, save_training_state
 
 
 def _trained() -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:

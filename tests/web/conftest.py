@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -218,11 +219,25 @@ def stand_in():
     STAND_IN.reset()
 
 
+def wait_for(driver, script: str, timeout: float, what: str, *args):
+    """The first truthy value of ``script`` run in the page, polled every 0.25 s; AssertionError
+    naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script, *args)
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """One Chromium for the session; ``browser.wait_for(script, timeout, what, *args)`` polls the page."""
     profile = tempfile.mkdtemp(prefix="rptgan-chromium-")
     driver = start_chromium(profile)
     driver.set_script_timeout(20)
+    driver.wait_for = functools.partial(wait_for, driver)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)

@@ -72,16 +72,6 @@ return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).da
 """
 
 
-def _wait(driver, script: str, timeout: float, what: str, *args):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script, *args)
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def comfyui(tmp_path_factory, run_comfyui, comfyui_base):
     base = comfyui_base(tmp_path_factory.mktemp("comfyui-ui-base"))
@@ -98,8 +88,8 @@ def comfyui(tmp_path_factory, run_comfyui, comfyui_base):
 def app_page(comfyui, browser):
     browser.set_window_size(1600, 1200)
     browser.get(comfyui["url"])
-    _wait(browser, "return Boolean(window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types"
-                   "?.RPTGAN_LoadPersonImage)", 90, "the ComfyUI frontend and the pack's node types")
+    browser.wait_for("return Boolean(window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types"
+                     "?.RPTGAN_LoadPersonImage)", 90, "the ComfyUI frontend and the pack's node types")
     # Every prompt the UI queues, with the server's answer or its error.
     browser.execute_script("""
 const api = window.comfyAPI.api.api;
@@ -223,8 +213,9 @@ for (const node of window.comfyAPI.app.app.graph.nodes)
         assert array.std() > 1.0, f"{image['filename']} is blank"
 
     # The previews have arrived in the UI; the nodes still do not overlap.
-    _wait(browser, "return window.comfyAPI.app.app.graph.nodes.filter(n => n.type === 'SaveImage')"
-                   ".every(n => n.imgs?.length > 0 && n.imgs.every(i => i.complete))", 30, "the saved images in the UI")
+    browser.wait_for("return window.comfyAPI.app.app.graph.nodes.filter(n => n.type === 'SaveImage')"
+                     ".every(n => n.imgs?.length > 0 && n.imgs.every(i => i.complete))", 30,
+                     "the saved images in the UI")
     browser.execute_script("window.comfyAPI.app.app.graph.setDirtyCanvas(true, true)")
     time.sleep(0.5)
     browser.save_screenshot(str(artifacts / f"comfyui-{Path(workflow).stem}-{estimator.replace(' ', '-')}.png"))
@@ -245,8 +236,8 @@ node.rptganPosePicker.style.display = "block";  // so the driver can hand it a f
 return node.widgets.map(w => [w.name, w.serialize !== false]);""")
     assert ["upload", False] in names  # the button saves nothing in the workflow
     browser.execute_script("return window.rptganPoseNode.rptganPosePicker").send_keys(str(pose))
-    _wait(browser, "return window.rptganPoseNode.widgets.find(w => w.name === 'pose_file').value === arguments[0]",
-          30, "the uploaded file in the pose_file dropdown", pose.name)
+    browser.wait_for("return window.rptganPoseNode.widgets.find(w => w.name === 'pose_file').value === arguments[0]",
+                     30, "the uploaded file in the pose_file dropdown", pose.name)
     assert (comfyui["base"] / "input" / pose.name).read_text() == pose.read_text()
     saved = browser.execute_script("return window.rptganPoseNode.serialize().widgets_values")
     assert saved == [pose.name, 512, 512, "auto"]
@@ -272,17 +263,17 @@ def test_live_preview_in_the_edit_pose_workflow(comfyui, app_page, artifacts):
     editor = f"{node}.rptganPoseEditor.editor"
     browser.execute_async_script("const done = arguments[0]; "
                                  "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
-    _wait(browser, f"return Boolean({editor}.model.incoming) && {editor}.background?.loaded", RUN_TIMEOUT,
-          "the first run to bring the editor its pose and source image")
-    _wait(browser, f"return {editor}.element.querySelector('[data-action=\"preview-model\"]').options.length > 1", 30,
-          "the checkpoints for the preview")
+    browser.wait_for(f"return Boolean({editor}.model.incoming) && {editor}.background?.loaded", RUN_TIMEOUT,
+                     "the first run to bring the editor its pose and source image")
+    browser.wait_for(f"return {editor}.element.querySelector('[data-action=\"preview-model\"]').options.length > 1", 30,
+                     "the checkpoints for the preview")
     browser.execute_script(f"""
 const select = {editor}.element.querySelector('[data-action="preview-model"]');
 select.value = arguments[0];
 select.dispatchEvent(new Event('change'));""", "rptgan-synthetic-demo.safetensors")
     idle = f"return {node}.rptganPoseEditor.preview && Boolean({editor}.preview?.loaded)"
     try:
-        _wait(browser, idle, 60, "the first preview")
+        browser.wait_for(idle, 60, "the first preview")
     except AssertionError:
         note = browser.execute_script(f"return {editor}.element.querySelector('.rpe-preview-status').textContent")
         raise AssertionError(f"no preview; the editor says: {note!r}\n{comfyui['log']()}") from None
@@ -314,11 +305,11 @@ select.dispatchEvent(new Event('change'));""", "rptgan-synthetic-demo.safetensor
                                                 start[1] + (end[1] - start[1]) * step // 8)
     builder.pointer_action.pointer_up()
     builder.perform()
-    _wait(browser, f"return {node}.rptganPoseEditor.preview.client.idle && "
-                   f"{editor}.model.frame.people[0].keypoints[{wrist}][1] < {points[shoulder, 1]}", 30, "the drag")
-    _wait(browser, f"const s = {node}.rptganPoseEditor.preview.client.stats; "
-                   f"return s.sent === s.shown + s.superseded + "
-                   f"s.dropped + s.failed && {editor}.preview?.loaded", 30, "the preview of the raised arm")
+    browser.wait_for(f"return {node}.rptganPoseEditor.preview.client.idle && "
+                     f"{editor}.model.frame.people[0].keypoints[{wrist}][1] < {points[shoulder, 1]}", 30, "the drag")
+    browser.wait_for(f"const s = {node}.rptganPoseEditor.preview.client.stats; "
+                     f"return s.sent === s.shown + s.superseded + "
+                     f"s.dropped + s.failed && {editor}.preview?.loaded", 30, "the preview of the raised arm")
     stats = browser.execute_script(f"return {{...{node}.rptganPoseEditor.preview.client.stats}}")
     assert stats["failed"] == 0 and stats["shown"] >= 2, stats
     after = preview_pixels()

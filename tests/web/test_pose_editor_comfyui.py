@@ -102,16 +102,6 @@ def _input_of_type(info: dict, type_name: str) -> str:
     raise AssertionError(f"EditPose has no {type_name} input: {info['input']}")
 
 
-def _wait(driver, script: str, timeout: float, what: str, *args):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script, *args)
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 BUILD_GRAPH = """
 const [poseInput, imageInput, poseFile, width, height] = arguments;
 const app = window.comfyAPI.app.app;
@@ -157,33 +147,25 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     image_input = _input_of_type(comfyui["info"], "IMAGE")
     console_errors(browser)
     browser.get(url)
-    _wait(
-        browser,
-        "const types = window.LiteGraph?.registered_node_types ?? {};"
-        "return Boolean(window.comfyAPI?.app?.app?.graph && "
-        "['RPTGAN_EditPose', 'RPTGAN_LoadPoseKeypoints', 'PreviewAny'].every(t => t in types));",
-        90,
-        "the ComfyUI frontend and its node types",
-    )
-    _wait(
-        browser,
-        "return window.comfyAPI.app.app.extensions.some(e => e.name === 'rptgan.PoseEditor')",
-        30,
-        "the pose editor extension to register",
-    )
+    browser.wait_for("const types = window.LiteGraph?.registered_node_types ?? {};"
+                     "return Boolean(window.comfyAPI?.app?.app?.graph && "
+                     "['RPTGAN_EditPose', 'RPTGAN_LoadPoseKeypoints', 'PreviewAny'].every(t => t in types));",
+                     90, "the ComfyUI frontend and its node types")
+    browser.wait_for("return window.comfyAPI.app.app.extensions.some(e => e.name === 'rptgan.PoseEditor')",
+                     30, "the pose editor extension to register")
     ids = browser.execute_script(BUILD_GRAPH, pose_input, image_input, POSE_FILE, WIDTH, HEIGHT)
     node = f"window.comfyAPI.app.app.graph.getNodeById({ids['edit']})"
 
     # The editor is mounted and edited_pose is hidden but kept.
-    assert _wait(browser, f"return Boolean({node}.rptganPoseEditor)", 10, "the editor to mount")
+    assert browser.wait_for(f"return Boolean({node}.rptganPoseEditor)", 10, "the editor to mount")
     assert browser.execute_script(f"return {node}.widgets.find(w => w.name === 'edited_pose').hidden") is True
-    _wait(browser, f"return {node}.rptganPoseEditor.editor.element.isConnected", 10, "the editor element in the page")
+    browser.wait_for(f"return {node}.rptganPoseEditor.editor.element.isConnected", 10, "the editor element in the page")
 
     # Run once: the node sends its incoming pose and source image to the editor.
     browser.execute_async_script("const done = arguments[0]; "
                                  "window.comfyAPI.app.app.queuePrompt(0, 1).then(() => done(true));")
-    _wait(browser, f"return Boolean({node}.rptganPoseEditor.editor.model.incoming)", RUN_TIMEOUT, "the EditPose run")
-    _wait(browser, f"return {node}.rptganPoseEditor.editor.background?.loaded", 30, "the source image")
+    browser.wait_for(f"return Boolean({node}.rptganPoseEditor.editor.model.incoming)", RUN_TIMEOUT, "the EditPose run")
+    browser.wait_for(f"return {node}.rptganPoseEditor.editor.background?.loaded", 30, "the source image")
     shown = browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.frames")
     assert len(shown) == 1 and (shown[0]["width"], shown[0]["height"]) == (WIDTH, HEIGHT)
     np.testing.assert_allclose(
@@ -230,12 +212,12 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
 
     value = f"{node}.widgets.find(w => w.name === 'edited_pose').value"
     chord("z")
-    _wait(browser, f"return {value} === ''", 5, "the editor to undo the drag")
+    browser.wait_for(f"return {value} === ''", 5, "the editor to undo the drag")
     time.sleep(0.3)  # ComfyUI's key handling runs a frame later; it must leave the graph alone
     assert browser.execute_script(f"return {value}") == ""
     assert browser.execute_script("return window.comfyAPI.app.app.graph.nodes.length") == 4
     chord("y")
-    _wait(browser, f"return {value} === arguments[0]", 5, "the editor to redo the drag", stored)
+    browser.wait_for(f"return {value} === arguments[0]", 5, "the editor to redo the drag", stored)
 
     # With the graph focused, ComfyUI's own undo takes the edit back (it is part of the workflow);
     # the rebuilt editor still knows the incoming pose.
@@ -243,11 +225,11 @@ def test_editor_in_comfyui(comfyui, large_window, artifacts, console_errors):
     builder.pointer_action.move_to_location(700, 650).pointer_down().pointer_up()
     builder.perform()
     chord("z")
-    _wait(browser, f"return {value} === ''", 10, "ComfyUI's undo to restore the unedited pose")
-    _wait(browser, f"return Boolean({node}.rptganPoseEditor?.editor.model.incoming)", 5,
-          "the rebuilt editor's incoming pose")
+    browser.wait_for(f"return {value} === ''", 10, "ComfyUI's undo to restore the unedited pose")
+    browser.wait_for(f"return Boolean({node}.rptganPoseEditor?.editor.model.incoming)", 5,
+                     "the rebuilt editor's incoming pose")
     chord("y")
-    _wait(browser, f"return {value} === arguments[0]", 10, "ComfyUI's redo to restore the edit", stored)
+    browser.wait_for(f"return {value} === arguments[0]", 10, "ComfyUI's redo to restore the edit", stored)
     assert browser.execute_script(f"return {node}.rptganPoseEditor.editor.model.edited") is True
 
     # A parametric edit on top: it applies after the editor's pose, which the editor keeps showing unshifted.

@@ -23,12 +23,12 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .errors import RptganError
-from .inference import has_native_bf16
-from .limits import MAX_FINETUNE_FRAMES, MAX_FINETUNE_STEPS
+from ..errors import RptganError
+from ..inference import has_native_bf16
+from ..limits import MAX_FINETUNE_FRAMES, MAX_FINETUNE_STEPS
+from ..pose import Letterbox, Pose
+from ..processing import generator_inputs, to_model_range
 from .losses import warp_loss
-from .pose import Letterbox, Pose
-from .processing import generator_inputs, to_model_range
 
 
 class FineTuneError(RptganError, ValueError):
@@ -81,7 +81,7 @@ class FineTuneData:
         box = Letterbox.fit((height, width), canvas)
         keypoints = []
         for index, pose in enumerate(poses):
-            if pose.num_people == 0 or not pose.visible.any():
+            if not pose.has_person:
                 raise FineTuneError(f"frame {index} has no person in its pose")
             person = pose.main_person()
             if abs(person.width / person.height - width / height) > 0.02 * width / height:

@@ -21,10 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from .errors import RptganError
-from .files import read_safetensors
-from .networks.encoders import IMAGENET_MEAN, IMAGENET_STD
-from .networks.flow_generator import warp
+from ..errors import RptganError
+from ..files import load_weights, read_safetensors
+from ..networks.encoders import IMAGENET_MEAN, IMAGENET_STD
+from ..networks.flow_generator import warp
+from ..pose import soft_body_mask
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class LossConfig:
     # flow generator: L1 of the decoder's own picture, before it is blended with the warped
     # source, so the decoder learns even where the blend leans on the warp
     painted: float = 0.0
+    # flow generator with a keypoint prior: the size of the learned correction to the prior on
+    # the target's limbs (``limb_correction_size``), where the prior is exact for a rigid limb
+    limb_correction: float = 0.0
 
 
 class LossWeightsError(RptganError, RuntimeError):
@@ -68,12 +72,8 @@ class PerceptualLoss(nn.Module):
             state = read_safetensors(path)
         except Exception as error:  # safetensors' own error types
             raise LossWeightsError(f"perceptual loss: {path} is not readable safetensors: {error}") from None
-        wanted = {k: state.get(f"features.{k}") for k in features.state_dict()}
-        missing = [k for k, v in wanted.items() if v is None]
-        if missing:
-            raise LossWeightsError(f"perceptual loss: {path} is not a torchvision VGG-19 state dict "
-                                   f"(missing features.{missing[0]})")
-        features.load_state_dict(wanted)
+        load_weights(features, state, f"perceptual loss: {path}", "a torchvision VGG-19 state dict", LossWeightsError,
+                     name_in_file=lambda key: f"features.{key}")
         self.features = features.requires_grad_(False).eval()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -151,6 +151,27 @@ def body_l1(generated: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
     weight = mask.float()
     difference = (generated.float() - target.float()).abs().mean(dim=1, keepdim=True)
     return (difference * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def limb_correction_size(correction: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+    """Mean |dx| + |dy|, in pixels, of the learned correction to the keypoint prior over the target's limbs.
+
+    The prior maps each limb of the target onto the same limb of the source, which
+    is exact for a rigid limb; a learned correction there mostly moves a thin limb
+    by the blur of a flow computed at 1/4 scale, or drags in what lies beside it.
+    The torso and the background are left free: the places a limb left need large
+    corrections to fetch what was behind it. L1, so the correction may still be
+    large where it pays.
+
+    Args:
+        correction: (B, 2, H, W) in normalised grid units (the generator's ``correction`` part).
+        keypoints: (B, 18, 3) target keypoints in pixels of the H x W canvas.
+    """
+    height, width = correction.shape[-2:]
+    pixels = correction.float().abs() * correction.new_tensor([width / 2, height / 2], dtype=torch.float32).view(
+        1, 2, 1, 1)
+    limbs = soft_body_mask(keypoints, height, width, torso=False).to(correction.device)
+    return (pixels.sum(1, keepdim=True) * limbs).sum() / limbs.sum().clamp_min(1.0)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_identity_logits: torch.Tensor | None,

@@ -34,10 +34,10 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from ..imageio import IMAGE_EXTENSIONS, ImageLoadError, load_image
+from ..pose import Pose, draw_skeleton
 from .data import DatasetError
-from .imageio import IMAGE_EXTENSIONS, ImageLoadError, load_image
 from .metrics import deepfashion_pad, masked_ssim, ssim
-from .pose import Pose, draw_skeleton
 
 CONVENTIONS = ("plain", "deepfashion", "market")
 JPEG_QUALITY = 75  # PIL's and imageio's default, with which PATN's and GFLA's test scripts save results

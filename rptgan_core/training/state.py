@@ -32,9 +32,10 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 
-from .errors import RptganError
-from .files import read_safetensors
-from .jsonio import read_json_file
+from ..config import ModelConfig
+from ..errors import RptganError
+from ..files import load_weights, read_safetensors
+from ..jsonio import read_json_file
 
 STATE_FOLDER = "state"
 LATEST = "latest"
@@ -201,14 +202,25 @@ def load_training_state(folder: str, modules: Mapping[str, nn.Module],
             tensors = read_safetensors(path)
         except (OSError, SafetensorError) as error:
             raise TrainingStateError(f"{path} could not be read: {error}") from None
-        try:
-            module.load_state_dict(tensors)
-        except RuntimeError as error:
-            raise TrainingStateError(f"{path} does not fit this run's {name} (a different model config?): "
-                                     f"{str(error).splitlines()[0]}") from None
+        load_weights(module, tensors, path, f"the state of this run's {name} (a different model config?)",
+                     TrainingStateError, strict=True)
     for name, optimizer in optimizers.items():
         path = os.path.join(folder, f"{name}.safetensors")
         if not os.path.isfile(path):
             raise TrainingStateError(f"{folder}: {name}.safetensors is missing")
         _load_optimizer(optimizer, path)
     return state
+
+
+def check_same_model(state: str, saved: dict[str, Any] | None, model_config: ModelConfig) -> None:
+    """Refuse to resume a state trained with another model config: the weights would load (the
+    shapes can agree) and the run would go on as a different model without a word. States
+    saved before the config was kept in them are resumed as they were."""
+    if saved is None:
+        return
+    before, now = ModelConfig.from_dict(saved).to_dict(), model_config.to_dict()
+    changed = [f"{name}: {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(set(before) | set(now))
+               if before.get(name) != now.get(name)]
+    if changed:
+        raise TrainingStateError(f"{state} was trained with another model config ({', '.join(changed[:4])}); "
+                                 "choose another --output-dir, or set the model back, to resume it")

@@ -17,10 +17,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import get_config
+from ..errors import RptganError
+from ..jsonio import parse_json, read_json_file
 from .augment import AugmentConfig
-from .config import get_config
-from .errors import RptganError
-from .jsonio import parse_json, read_json_file
 from .losses import LossConfig
 from .protocols import CONVENTIONS, PROTOCOLS
 
@@ -48,7 +48,7 @@ class DataConfig:
         identity: identity scheme for PATN names ("auto", "deepfashion", "prefix").
         protocol: how held-out pairs are scored during training: "plain", "patn"
             (PATN's scripts, which the paper's numbers follow) or "gfla" (see
-            ``rptgan_core.protocols``).
+            ``rptgan_core.training.protocols``).
         evaluation: SSIM convention: "plain", "deepfashion" (white padding to
             256x256) or "market" (adds masked SSIM).
         eval_pairs: test pairs scored during training (the first ones, a fixed set).

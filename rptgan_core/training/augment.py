@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
-from .pose.geometry import resize_image
+from ..pose.geometry import resize_image
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from ..pose import Letterbox, Pose
+from ..processing import generate
 from .augment import ColourJitter, RandomErasing, colour_jitter, random_erasing
 from .data import PairList, PairRecord, load_image_tensor
 from .metrics import ssim_map, to_uint8
-from .pose import Letterbox, Pose
 from .pose_metrics import BLUR_SIGMAS, gaussian_blur, keypoint_part_labels, moved_region, region_l1, region_ssim
-from .processing import generate
 from .protocols import as_written, ssim_scores
 from .synthetic import read_part_labels
 

@@ -33,16 +33,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .augment import AugmentConfig, augment_input, should_flip
-from .errors import RptganError
-from .imageio import IMAGE_EXTENSIONS, ImageLoadError, image_size, load_image
-from .pose import (
+from ..errors import RptganError
+from ..imageio import IMAGE_EXTENSIONS, ImageLoadError, image_size, load_image
+from ..pose import (
     Letterbox,
     Pose,
     PoseError,
     poses_from_openpose_json,
     read_patn_annotations,
 )
+from .augment import AugmentConfig, augment_input, should_flip
 
 IDENTITY_SCHEMES = ("auto", "deepfashion", "prefix", "folder")
 _DEEPFASHION_ID = re.compile(r"id_?(\d{8})")
@@ -229,7 +229,7 @@ def read_generic_folder(root: str | os.PathLike, max_pairs_per_identity: int | N
             if len(frames) != 1:
                 raise DatasetError(f"{pose_path}: expected one pose frame for one image, got {len(frames)}")
             pose = frames[0]
-            if pose.num_people == 0 or not pose.visible.any():
+            if not pose.has_person:
                 continue
             if (pose.width, pose.height) != (width, height):
                 pose = pose.resized(width, height)

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .imageio import load_image
-from .pose import KEYPOINT_INDEX, NUM_KEYPOINTS, Pose, pose_to_patn_lists
+from ..imageio import load_image
+from ..pose import KEYPOINT_INDEX, NUM_KEYPOINTS, Pose, pose_to_patn_lists
 
 SYNTHETIC_LABEL = "SyntheticPeople (synthetic data: procedurally drawn figures, not photographs)"
 DATASET_PREFIX = "synthetic"

@@ -30,9 +30,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 from torchvision.models import alexnet, inception_v3
 
-from .errors import RptganError
-from .files import read_safetensors
-from .pose.skeleton import LIMBS
+from ..errors import RptganError
+from ..files import load_weights, read_safetensors
+from ..pose.skeleton import LIMBS
 
 SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # scipy's gaussian_filter default, which scikit-image uses
@@ -254,16 +254,7 @@ def _load_safetensors(path: str | os.PathLike | None, what: str, flag: str) -> d
 
 
 def _fill(module: nn.Module, state: dict[str, torch.Tensor], path: str, what: str, prefix: str = "") -> None:
-    wanted = module.state_dict()
-    missing = [k for k in wanted if prefix + k not in state]
-    if missing:
-        raise MetricWeightsError(f"{what}: {path} lacks {len(missing)} expected tensors (e.g. {prefix + missing[0]}); "
-                                 "is it the right network?")
-    for key, tensor in wanted.items():
-        if state[prefix + key].shape != tensor.shape:
-            raise MetricWeightsError(f"{what}: {path}: {prefix + key} has shape {tuple(state[prefix + key].shape)}, "
-                                     f"expected {tuple(tensor.shape)}")
-    module.load_state_dict({k: state[prefix + k] for k in wanted})
+    load_weights(module, state, path, f"the {what} network", MetricWeightsError, name_in_file=lambda key: prefix + key)
 
 
 FID_CLASSES = 1008  # pytorch-fid's FID-Inception (TF's 2015-12-05 graph) has 1008 logits; torchvision's 1000
