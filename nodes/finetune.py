@@ -11,7 +11,7 @@ import torch
 from . import comfy_compat
 from .convert import COORDINATES_INPUT, NodeInputError, check_image, image_to_chw, poses_from_keypoints, require_people
 from .node_types import CATEGORY
-from .transfer import PoseTransfer, _checkpoint_combo, describe
+from .transfer import PoseTransfer, _checkpoint_combo, checkpoint_choices, describe
 
 _SAVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -49,7 +49,7 @@ class FineTune:
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "frames of one person (at least two; their order does not matter)"}),
-                "checkpoint": _checkpoint_combo(comfy_compat.model_files(comfy_compat.MODEL_FOLDER),
+                "checkpoint": _checkpoint_combo(checkpoint_choices(),
                                                 "the checkpoint to start from"),
                 "steps": ("INT", {"default": 300, "min": 1, "max": 20000, "tooltip": "training steps"}),
                 "learning_rate": ("FLOAT", {"default": 1e-4, "min": 1e-6, "max": 1e-2, "step": 1e-5,

@@ -26,7 +26,7 @@ from rptgan_core.limits import MAX_EDITORS, MAX_REQUEST_BYTES, MAX_SOURCE_PIXELS
 
 from . import comfy_compat
 from .convert import NodeInputError, poses_from_keypoints, poses_to_keypoints, require_people
-from .transfer import PoseTransfer, checkpoint_choices, load_pipeline
+from .transfer import PoseTransfer, load_pipeline
 
 IMAGE_FOLDERS = ("input", "temp")
 
@@ -81,11 +81,7 @@ def render_preview(request: dict) -> bytes:
     ``source_pose`` (the source image's own pose; estimated when absent, as Pose
     Transfer does) and ``precision``.
     """
-    checkpoint = request.get("checkpoint")
-    if not isinstance(checkpoint, str) or checkpoint not in checkpoint_choices():
-        raise NodeInputError(f"checkpoint: {checkpoint!r} is not in the rptgan model folders; choose one of "
-                             f"{checkpoint_choices()}")
-    precision = request.get("precision", "auto")
+    model = load_pipeline(request.get("checkpoint"), precision=request.get("precision", "auto"))
     image = _source_image(request.get("image"))
     size = (image.shape[2], image.shape[1])
     poses = poses_from_keypoints(request.get("pose"), "pose", size)[:1]
@@ -95,7 +91,6 @@ def render_preview(request: dict) -> bytes:
         source_pose = poses_from_keypoints(source_pose, "source_pose", size)[:1]
         require_people(source_pose, "source_pose")
     # As Edit Pose hands its result on: the pose in the ecosystem's POSE_KEYPOINT convention.
-    model = load_pipeline(checkpoint, precision=precision)
     generated = PoseTransfer().generate(image, poses_to_keypoints(poses), model, output="pose canvas", batch_size=1,
                                         source_pose=None if source_pose is None else poses_to_keypoints(source_pose))[0]
     picture = (generated[0].numpy() * 255).round().astype(np.uint8)

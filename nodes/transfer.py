@@ -56,9 +56,10 @@ def load_pipeline(checkpoint: str, device: str = "auto", precision: str = "auto"
     (the loader node and the editor's preview share it)."""
     from rptgan_core.inference import PoseTransferPipeline
 
-    if checkpoint not in checkpoint_choices():
-        raise NodeInputError(f"checkpoint {checkpoint!r} is not in the rptgan model folders; put RPT-GAN "
-                             ".safetensors checkpoints in ComfyUI/models/rptgan and choose one")
+    choices = checkpoint_choices()
+    if checkpoint not in choices:
+        raise NodeInputError(f"checkpoint {checkpoint!r} is not in the rptgan model folders; choose one of "
+                             f"{choices[:20]} or put RPT-GAN .safetensors checkpoints in ComfyUI/models/rptgan")
     if device not in DEVICES:
         raise NodeInputError(f"device: unknown choice {device!r}; choose one of {list(DEVICES)}")
     if precision not in PRECISIONS:

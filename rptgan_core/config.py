@@ -205,6 +205,11 @@ class ModelConfig:
             raise ConfigError(f"unknown config fields: {sorted(unknown)}")
         return dataclasses.replace(self, **changes)
 
+    def differences(self, other: "ModelConfig", ignore: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
+        """(field, this config's value, ``other``'s) for every field but ``ignore`` where they differ."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [(name, mine[name], theirs[name]) for name in mine if name not in ignore and mine[name] != theirs[name]]
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in dataclasses.fields(self)}

@@ -146,10 +146,9 @@ def load_body_network(path: str | os.PathLike, device: str | torch.device = "cpu
     # Built on the meta device: no time spent on a random initialisation that is overwritten.
     with torch.device("meta"):
         network = open_pose.model.bodypose_model()
-    # the network's own names, or the annotator file's without the block prefix
-    prefixed = next(iter(network.state_dict())) in weights
+    # each tensor under the network's own name, or the annotator file's without the block prefix
     load_weights(network, weights, os.fspath(path), "an OpenPose body model", EstimatorUnavailable,
-                 name_in_file=(lambda name: name) if prefixed else (lambda name: name.split(".", 1)[1]), assign=True)
+                 name_in_file=lambda name: name if name in weights else name.split(".", 1)[1], assign=True)
     return network.to(device).eval()
 
 

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_discriminator, load_generator, read_checkpoint_info, save_checkpoint
+from ..checkpoint import load_discriminator, load_generator, save_checkpoint
 from ..config import ModelConfig, get_config
 from ..errors import RptganError
 from ..inference import has_native_bf16, resolve_device
@@ -119,15 +119,12 @@ def initialise_from(path: str, generator, discriminator) -> None:
     The generator must match exactly; the discriminator is taken only when the
     checkpoint holds one with the same identity count (otherwise it starts fresh).
     """
-    info = read_checkpoint_info(path)
+    loaded, info = load_generator(path)
     ours = generator.config
-    if info.config.replace(name=ours.name, num_identities=ours.num_identities) != ours:
-        theirs = info.config.to_dict()
-        differences = [f"{k}: checkpoint {theirs[k]!r}, run {v!r}" for k, v in ours.to_dict().items()
-                       if k not in ("name", "num_identities") and theirs[k] != v]
-        raise TrainingSetupError(f"init_from {path}: its model config differs from this run's "
-                                 f"({'; '.join(differences)})")
-    loaded, _ = load_generator(path)
+    differences = ours.differences(info.config, ignore=("name", "num_identities"))
+    if differences:
+        listed = "; ".join(f"{name}: checkpoint {theirs!r}, run {mine!r}" for name, mine, theirs in differences)
+        raise TrainingSetupError(f"init_from {path}: its model config differs from this run's ({listed})")
     generator.load_state_dict(loaded.state_dict())
     if info.has_discriminator and info.config.num_identities == ours.num_identities:
         discriminator.load_state_dict(load_discriminator(path).state_dict())

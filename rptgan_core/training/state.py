@@ -218,9 +218,8 @@ def check_same_model(state: str, saved: dict[str, Any] | None, model_config: Mod
     saved before the config was kept in them are resumed as they were."""
     if saved is None:
         return
-    before, now = ModelConfig.from_dict(saved).to_dict(), model_config.to_dict()
-    changed = [f"{name}: {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(set(before) | set(now))
-               if before.get(name) != now.get(name)]
+    changed = [f"{name}: {before!r} -> {now!r}" for name, before, now in
+               ModelConfig.from_dict(saved).differences(model_config)]
     if changed:
         raise TrainingStateError(f"{state} was trained with another model config ({', '.join(changed[:4])}); "
                                  "choose another --output-dir, or set the model back, to resume it")

@@ -65,3 +65,12 @@ def test_sizes_and_types_a_file_could_declare_are_bounded_before_anything_is_bui
     data = {**get_config("synthetic-flow").to_dict(), field: value}
     with pytest.raises(ConfigError, match=message):
         ModelConfig.from_dict(data)
+
+
+def test_differences_name_each_field_that_differs_in_field_order():
+    base = get_config("synthetic-flow")
+    other = base.replace(pose_sigma=2.5, decoder_channels=(64, 32, 8), name="other")
+    assert base.differences(other) == [("name", "synthetic-flow", "other"), ("pose_sigma", 3.0, 2.5),
+                                       ("decoder_channels", [64, 32, 16], [64, 32, 8])]
+    assert base.differences(other, ignore=("name",))[0][0] == "pose_sigma"
+    assert base.differences(base) == []
