@@ -173,6 +173,10 @@ def synthetic_test_pairs() -> tuple[PairList, int]:
 
 def evaluate(args: argparse.Namespace) -> dict[str, object]:
     limit = args.limit
+    if args.checkpoint:  # a checkpoint it cannot use is refused before any data is read or rendered
+        generator, info = load_generator(args.checkpoint, device=resolve_device(args.device))
+    elif args.corruption != "none" or args.as_written:
+        raise SystemExit("--corruption and --as-written apply to --checkpoint runs only")
     if args.synthetic_test:
         pairs, default_limit = synthetic_test_pairs()
         limit = limit or default_limit
@@ -180,14 +184,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
         pairs = read_generic_folder(args.data)
     else:
         pairs = read_patn_split(args.data, args.split, annotation=args.annotation, identity=args.identity)
-    device = resolve_device(args.device)
     if args.checkpoint:
-        generator, info = load_generator(args.checkpoint, device=device)
         batches = generate_pairs(generator, pairs, info.config.letterbox_fill, limit, args.batch_size,
                                  args.corruption, written_as=args.protocol if args.as_written else None)
     else:
-        if args.corruption != "none" or args.as_written:
-            raise SystemExit("--corruption and --as-written apply to --checkpoint runs only")
         batches = folder_batches(args.generated, pairs, limit, args.batch_size, args.protocol)
 
     generated_all, target_all = [], []
