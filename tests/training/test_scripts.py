@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rptgan_core.checkpoint import save_checkpoint
+from rptgan_core.checkpoint import CheckpointError, save_checkpoint
 from rptgan_core.config import get_config
 from rptgan_core.estimation import register_backend
 from rptgan_core.networks import build_generator
@@ -62,6 +62,21 @@ def test_evaluate_a_folder_of_generated_images(synthetic_root, tmp_path, load_sc
     os.remove(next(folder.iterdir()))
     with pytest.raises(SystemExit, match="no generated image for the pair"):
         evaluate.main(["--generated", str(folder), "--data", synthetic_root])
+
+
+def test_evaluate_refuses_a_checkpoint_before_rendering_the_synthetic_test_set(tmp_path, load_script, monkeypatch):
+    # on a fresh clone the demo's test set is rendered first, which takes minutes: a file that
+    # cannot be a checkpoint is refused before that
+    evaluate = load_script("evaluate")
+
+    def render():
+        raise AssertionError("rendered the test set before checking the checkpoint")
+
+    monkeypatch.setattr(evaluate, "synthetic_test_pairs", render)
+    pickled = tmp_path / "pickled.safetensors"
+    pickled.write_bytes(b"\x80\x04" + b"\x00" * 64)
+    with pytest.raises(CheckpointError, match="pickled"):
+        evaluate.main(["--checkpoint", str(pickled), "--synthetic-test"])
 
 
 class _FakeEstimator:
