@@ -43,9 +43,13 @@ def _env() -> dict[str, str]:
 # New people (another SyntheticPeople seed) at the presets' own 128x96 size.
 FRESH_PEOPLE = {"seed": 1, "train_identities": 30, "test_identities": 12, "images_per_identity": 6,
                 "height": 128, "width": 96, "test_pairs_per_identity": 5}
-# 600: with the limb term the model keeps the prior's flow on the limbs and learns the
-# background more slowly; at 400 steps its SSIM was 0.031 above the best blur, under the bar
-ACCEPTANCE_STEPS = 600
+# The acceptance run's budget: 400 steps of batch 16, the learning rate x0.1 for the last
+# quarter as the preset has it over its 2,000. Its whole-image SSIM is mostly background,
+# which a short run learns unevenly: with batch 8 (600 or 800 steps, decayed or not) one
+# training seed in three ended under the bar, with ghosts of the source's outline left in
+# the background; batch 16 halves the gradient noise at the same cost. docs/training.md
+# has the seeds' figures.
+ACCEPTANCE_STEPS, ACCEPTANCE_BATCH, ACCEPTANCE_DECAY_STEPS = 400, 16, 300
 # What pose transfer must reach over its baselines on held-out people (docs/architecture.md
 # has the figures). A blur, a copy of the source and a pose-blind model each fail it:
 # ``test_the_quality_bar_fails_a_blur_a_copy_and_a_pose_blind_model`` checks that on the same run.
@@ -84,13 +88,14 @@ def as_baseline(scores: dict, baseline: str) -> dict:
     return replaced
 
 
-def _train_acceptance(tmp_path, preset: str, steps: int) -> tuple[str, str, dict]:
+def _train_acceptance(tmp_path, preset: str, steps: int, batch: int, decay_steps: int) -> tuple[str, str, dict]:
     output, data = str(tmp_path / "run"), str(tmp_path / "data")
     result = subprocess.run(
-        _command(output, data, "--max-steps", str(steps), "--batch-size", "8",
+        _command(output, data, "--max-steps", str(steps), "--batch-size", str(batch),
                  "--set", f"data.synthetic={json.dumps(FRESH_PEOPLE)}",
                  "--set", "eval_every=0", "--set", "sample_every=0", "--set", "save_every=0",
-                 "--set", "data.eval_pairs=60", launcher=True, preset=preset),
+                 "--set", "data.eval_pairs=60", "--set", f"optim.lr_decay_steps={decay_steps}",
+                 launcher=True, preset=preset),
         env=_env(), capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = os.path.join(output, f"rptgan-{preset}.safetensors")
@@ -104,13 +109,14 @@ def _train_acceptance(tmp_path, preset: str, steps: int) -> tuple[str, str, dict
 
 @pytest.fixture(scope="module")
 def flow_run(tmp_path_factory):
-    return _train_acceptance(tmp_path_factory.mktemp("flow"), "synthetic-flow", ACCEPTANCE_STEPS)
+    return _train_acceptance(tmp_path_factory.mktemp("flow"), "synthetic-flow", ACCEPTANCE_STEPS,
+                             ACCEPTANCE_BATCH, ACCEPTANCE_DECAY_STEPS)
 
 
 @pytest.mark.slow
 def test_flow_preset_transfers_pose_beyond_every_baseline_and_loads_in_the_nodes(flow_run, monkeypatch, pack_module):
-    # From scratch, the preset's model as it is, a small budget: 600 steps of batch 8 (4,800
-    # samples; a few minutes on a 2-core CPU), scored on 60 pairs of held-out people.
+    # From scratch, the preset's model as it is, a small budget: 400 steps of batch 16 (6,400
+    # samples; about seven minutes on a 2-core CPU), scored on 60 pairs of held-out people.
     checkpoint, data, scores = flow_run
     print("acceptance run:", json.dumps({k: round(v, 4) for k, v in scores.items() if isinstance(v, float)}))
     assert quality_bar_failures(scores) == [], scores
@@ -144,7 +150,7 @@ def test_the_quality_bar_fails_a_blur_a_copy_and_a_pose_blind_model(flow_run):
 def test_papers_generator_trains_from_scratch_and_loads_in_the_pipeline(tmp_path):
     # The paper's generator stays trainable (docs/architecture.md compares it with the flow
     # generator at the same budget); only plumbing is asserted here, on a smaller canvas.
-    checkpoint, data, scores = _train_acceptance(tmp_path, "synthetic", 60)
+    checkpoint, data, scores = _train_acceptance(tmp_path, "synthetic", 60, 8, 45)
     info = read_checkpoint_info(checkpoint)
     assert (info.config.generator, info.config.norm, info.config.upsample) == ("rptgan", "none", "resize")
     assert all(np.isfinite(scores[k]) for k in ("ssim", "ssim_best_blur", "ssim_no_pose", "moved_l1"))
