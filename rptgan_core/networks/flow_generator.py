@@ -76,7 +76,11 @@ def warp(features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     flow = flow.float()
     grid = identity_grid(batch, height, width, flow) + flow.permute(0, 2, 3, 1)
     sampled = F.grid_sample(features.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return sampled.to(features.dtype)
+    # back in the features' layout too: a channels-last network would otherwise convert
+    # every warped tensor again where it is concatenated with its own features
+    layout = torch.channels_last if features.is_contiguous(memory_format=torch.channels_last) \
+        and not features.is_contiguous() else torch.contiguous_format
+    return sampled.to(features.dtype, memory_format=layout)
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -97,7 +101,7 @@ def keypoints_from_maps(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     centres found as the mean position under the sharpened map (exact for an untruncated Gaussian)."""
     _, _, height, width = maps.shape
     present = maps.flatten(2).amax(-1) > 0.5
-    weights = maps.clamp(min=0) ** 4
+    weights = maps.clamp(min=0).square_().square_()  # the fourth power, in place: maps are full size
     total = weights.sum((2, 3)).clamp_min(1e-12)
     xs = torch.arange(width, device=maps.device, dtype=maps.dtype)
     ys = torch.arange(height, device=maps.device, dtype=maps.dtype)
@@ -290,9 +294,11 @@ class FlowPoseTransferGenerator(nn.Module):
         x = self.merge[0](torch.cat([self.up[0](x), warp(s2, flow2), t2], dim=1))
         x = self.merge[1](torch.cat([self.up[1](x), warp(s1, flow1), t1], dim=1))
         warped_source = warp(source, flow0)
-        out = self.to_image(torch.cat([self.up[2](x), warped_source], dim=1))
+        # the last few full-size maps in float32, contiguous: slicing a channels-last tensor
+        # by channel leaves strides that elementwise kernels run several times slower on
+        out = self.to_image(torch.cat([self.up[2](x), warped_source], dim=1)).float().contiguous()
         painted, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
-        generated = mask * warped_source + (1 - mask) * painted
+        generated = (mask * warped_source + (1 - mask) * painted).to(source.dtype)
         if not return_parts:
             return generated
         parts = {"flows": [flow0, flow1, flow2, flow3], "painted": painted, "mask": mask}
